@@ -1,0 +1,245 @@
+"""The article body: find its container by text density, cut the boilerplate, render text and HTML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import lxml.html
+from lxml.etree import _Element
+
+from govnews.extract.page import (
+    BLOCK_TAGS,
+    INVISIBLE_TAGS,
+    Page,
+    clean_space,
+    is_element,
+    tag_of,
+    visible_lines,
+    visible_text,
+)
+
+# A line that starts with one of these ends the article: what follows is chrome.
+TERMINATOR = re.compile(
+    r"^[\[【〔(（]?\s*(?:免责声明|版权声明|原文链接|原文地址|上一篇|下一篇|上一条|下一条|相关阅读|相关文章|"
+    r"相关新闻|相关链接|打印本页|打印此页|关闭窗口|分享到|扫一扫|【打印】|【关闭】)"
+)
+_PUNCTUATION = re.compile(r"[，。、；：！？,.;:!?“”]")
+_UNIT_MIN = 10
+_FILE_EXTENSIONS = frozenset(
+    [
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".et",
+        ".wps",
+        ".ppt",
+        ".pptx",
+        ".zip",
+        ".rar",
+        ".7z",
+        ".txt",
+        ".ofd",
+        ".csv",
+        ".jpg.zip",
+    ]
+)
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "input",
+    "button",
+    "select",
+    "textarea",
+    "link",
+    "meta",
+)
+
+
+@dataclass
+class Body:
+    """The cleaned body of an article."""
+
+    text: str
+    html: str
+    images: list[str] = field(default_factory=list)
+    attachments: list[dict[str, str]] = field(default_factory=list)
+
+
+def _own_inline_text(element: _Element) -> tuple[str, int]:
+    """Text of ``element`` outside its block children (<br> stays inline), and its link text length."""
+    parts = [element.text or ""]
+    link = len(clean_space(element.text or "")) if tag_of(element) == "a" else 0
+    for child in element:
+        tag = tag_of(child)
+        if tag and tag not in INVISIBLE_TAGS and (tag == "br" or tag not in BLOCK_TAGS):
+            text = visible_text(child)
+            parts.append(text)
+            if tag == "a":
+                link += len(text)
+            else:
+                link += sum(len(clean_space(a.text_content())) for a in child.iter("a"))
+        parts.append(child.tail or "")
+    return clean_space("".join(parts)), link
+
+
+def find_body(page: Page) -> _Element:
+    """The element that holds most of the page's running text (punctuation-weighted density)."""
+    scores: dict[_Element, float] = {}
+    for element in page.iter_elements():
+        tag = tag_of(element)
+        if tag not in BLOCK_TAGS or tag in ("body", "html", "br"):
+            continue
+        text, link = _own_inline_text(element)
+        if len(text) < _UNIT_MIN or link > len(text) / 2:
+            continue
+        score = 1 + len(_PUNCTUATION.findall(text)) + min(len(text) / 50, 3)
+        holder = element if tag in ("div", "td", "section", "article", "main") else None
+        parent = element.getparent()
+        if holder is None:
+            holder, parent = parent, parent.getparent() if parent is not None else None
+        for target, weight in ((holder, 1.0), (parent, 0.5)):
+            if target is not None and tag_of(target) not in ("html", ""):
+                scores[target] = scores.get(target, 0.0) + score * weight
+    if not scores:
+        return page.body()
+    return max(scores, key=lambda node: scores[node] * (1 - link_density(node)))
+
+
+def link_density(element: _Element) -> float:
+    """Share of the element's visible text that is link text."""
+    text = len(visible_text(element)) or 1
+    links = sum(len(visible_text(a)) for a in element.iter("a"))
+    return min(links / text, 1.0)
+
+
+def _cut_from(container: _Element, node: _Element, keep_node: bool) -> None:
+    """Remove ``node`` (or only its tail, ``keep_node``) and everything after it inside ``container``."""
+    current = node
+    while current is not container and current.getparent() is not None:
+        for sibling in list(current.itersiblings()):
+            current.getparent().remove(sibling)
+        current = current.getparent()
+    if keep_node:
+        node.tail = None
+    elif node is not container and node.getparent() is not None:
+        node.getparent().remove(node)
+
+
+def cut_boilerplate(container: _Element, extra_starts: Iterable[_Element] = ()) -> None:
+    """Cut the container at the first line that starts the page's chrome (免责声明, 上一篇 …)."""
+    starts = set(extra_starts)
+    for node in container.iter():
+        if not is_element(node) or node is container:
+            continue
+        if node in starts or (
+            tag_of(node) not in INVISIBLE_TAGS
+            and TERMINATOR.match(visible_text(node))
+            and not _starts_mid_line(node)
+        ):
+            _cut_from(container, node, keep_node=False)
+            return
+        if node.tail and TERMINATOR.match(clean_space(node.tail)) and tag_of(node) == "br":
+            _cut_from(container, node, keep_node=True)
+            return
+
+
+def _starts_mid_line(node: _Element) -> bool:
+    """True when inline text before ``node`` shares its line (the terminator is not at a line start)."""
+    previous = node.getprevious()
+    if tag_of(node) in BLOCK_TAGS:
+        return False
+    if previous is not None:
+        return tag_of(previous) not in BLOCK_TAGS and bool(clean_space(previous.tail or ""))
+    parent = node.getparent()
+    return parent is not None and bool(clean_space(parent.text or ""))
+
+
+def remove_elements(container: _Element, elements: Iterable[_Element | None]) -> None:
+    """Drop the given elements (keeping their tail text) where they lie inside ``container``."""
+    inside = set(container.iter())
+    for element in elements:
+        if element is not None and element is not container and element in inside:
+            element.drop_tree()
+
+
+def remove_lines(container: _Element, pattern: re.Pattern[str]) -> None:
+    """Drop the smallest elements whose whole visible text matches ``pattern``."""
+    for node in list(container.iter()):
+        if is_element(node) and node is not container and node.getparent() is not None:
+            text = visible_text(node)
+            if (
+                text
+                and pattern.match(text)
+                and not any(
+                    is_element(child) and pattern.match(visible_text(child)) for child in node
+                )
+            ):
+                node.drop_tree()
+
+
+def render(page: Page, container: _Element, attachment_blocks: Iterable[_Element] = ()) -> Body:
+    """Paragraph text, sanitised HTML, images and attachments of a cleaned container."""
+    paragraphs = visible_lines(container)
+    images = _images(page, container)
+    attachments = _attachments(page, [container, *attachment_blocks])
+    return Body(
+        text="\n\n".join(paragraphs),
+        html=_sanitised_html(page, container),
+        images=images,
+        attachments=attachments,
+    )
+
+
+def _images(page: Page, container: _Element) -> list[str]:
+    found: list[str] = []
+    for img in container.iter("img"):
+        src = page.absolute(img.get("src") or img.get("data-src") or img.get("original"))
+        if src and src not in found:
+            found.append(src)
+    return found
+
+
+def _attachments(page: Page, blocks: Iterable[_Element]) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for block in blocks:
+        for link in block.iter("a"):
+            url = page.absolute(link.get("href"))
+            if not url or url in seen:
+                continue
+            path = urlsplit(url).path.lower()
+            if any(path.endswith(ext) for ext in _FILE_EXTENSIONS):
+                seen.add(url)
+                name = clean_space(link.text_content()) or path.rsplit("/", 1)[-1]
+                found.append({"name": name, "url": url})
+    return found
+
+
+def _sanitised_html(page: Page, container: _Element) -> str:
+    fragment = lxml.html.fromstring(
+        lxml.html.tostring(container, encoding="unicode", with_tail=False)
+    )
+    for node in list(fragment.iter()):
+        if not is_element(node):
+            if node.getparent() is not None:
+                node.drop_tree()
+            continue
+        if tag_of(node) in _DROP_TAGS and node is not fragment:
+            node.drop_tree()
+            continue
+        for name in list(node.attrib):
+            value = node.attrib[name].strip().lower()
+            if name.lower().startswith("on") or value.startswith("javascript:"):
+                del node.attrib[name]
+    fragment.make_links_absolute(page.url, resolve_base_href=False, handle_failures="ignore")
+    return lxml.html.tostring(fragment, encoding="unicode").strip()

@@ -1,0 +1,33 @@
+"""Pages that stand in for content: WAF challenges, soft 404s, empty shells."""
+
+from __future__ import annotations
+
+import re
+
+from govnews.extract.errors import ErrorPage
+from govnews.extract.page import Page, visible_text
+
+_CHALLENGE = re.compile(
+    r"\$_ts\s*=|__jsluid|安全验证|访问异常|人机验证|访问过于频繁|请开启JavaScript"
+)
+_SOFT_404 = re.compile(
+    r"(?:您访问的|你访问的|您要访问的|您所访问的|该|此)?(?:页面|网页|文章|信息|内容)"
+    r"(?:不存在|已删除|已被删除|找不到|未找到|已过期|已下线)|404\s*(?:not found|错误|error)?",
+    re.IGNORECASE,
+)
+_SHORT = 60
+
+
+def check_not_error_page(page: Page, has_info_line: bool) -> None:
+    """Raise ErrorPage when the page is a challenge, a soft 404 or an empty shell."""
+    body_text = visible_text(page.body())
+    if len(body_text) < 400 and _CHALLENGE.search(page.html):
+        raise ErrorPage("anti-bot challenge page instead of content")
+    if _SOFT_404.search(page.head_title):
+        raise ErrorPage(f"error page: title says {page.head_title!r}")
+    if not has_info_line:
+        for _, text in page.short_texts(_SHORT):
+            if _SOFT_404.fullmatch(text.strip("!！。 ")):
+                raise ErrorPage(f"soft 404: page says {text!r}")
+    if not body_text:
+        raise ErrorPage("empty page: no visible text")

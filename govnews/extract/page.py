@@ -1,0 +1,211 @@
+"""A parsed page: decoded text, an lxml tree and the text helpers every signal shares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml.etree import ParserError, _Comment, _Element, _ProcessingInstruction
+
+from govnews.extract.encoding import decode_html
+
+BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "br",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+    ]
+)
+INVISIBLE_TAGS = frozenset(
+    ["script", "style", "noscript", "template", "iframe", "object", "embed", "head", "title"]
+)
+
+SHORT_TEXT = 400
+_SPACE = re.compile(r"[\s\u3000\xa0\u200b\ufeff]+")
+
+
+def clean_space(text: str) -> str:
+    """Collapse runs of white space (full-width and non-breaking too) to one space; strip."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def is_element(node: object) -> bool:
+    """True for real elements (not comments or processing instructions)."""
+    return isinstance(node, _Element) and not isinstance(node, _Comment | _ProcessingInstruction)
+
+
+def tag_of(element: _Element) -> str:
+    """Lower-case tag name, '' for comments and other non-elements."""
+    return element.tag.lower() if is_element(element) and isinstance(element.tag, str) else ""
+
+
+def visible_lines(element: _Element) -> list[str]:
+    """The lines a reader sees in ``element``: block tags and <br> break lines, empty lines dropped."""
+    lines: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        line = clean_space("".join(current))
+        if line:
+            lines.append(line)
+        current.clear()
+
+    def walk(node: _Element) -> None:
+        tag = tag_of(node)
+        if tag in INVISIBLE_TAGS:
+            return
+        block = tag in BLOCK_TAGS
+        if block:
+            flush()
+        if tag and node.text:
+            current.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                current.append(child.tail)
+        if block or tag in ("td", "th"):
+            flush()
+
+    walk(element)
+    flush()
+    return lines
+
+
+def visible_text(element: _Element) -> str:
+    """All visible text of ``element`` on one line."""
+    return " ".join(visible_lines(element))
+
+
+@dataclass
+class Page:
+    """An HTML page ready for the extraction signals."""
+
+    url: str
+    html: str
+    encoding: str
+    root: _Element
+    _meta: dict[str, str] | None = field(default=None, repr=False)
+    _short: list[tuple[_Element, str]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_bytes(
+        cls, body: bytes | str, url: str, headers: Mapping[str, str] | None = None
+    ) -> Page:
+        """Decode and parse; raises ValueError when nothing parsable is left."""
+        if isinstance(body, bytes):
+            content_type = _header(headers, "content-type")
+            html, encoding = decode_html(body, content_type)
+        else:
+            html, encoding = body, "unicode"
+        html = html.replace("\x00", "")
+        if not html.strip():
+            raise ValueError("empty document")
+        try:
+            root = lxml.html.document_fromstring(html)
+        except (ParserError, ValueError) as exc:
+            raise ValueError(f"unparsable HTML: {exc}") from exc
+        return cls(url=url, html=html, encoding=encoding, root=root)
+
+    @property
+    def host(self) -> str:
+        """The page's host, lower case, without port."""
+        return (urlsplit(self.url).hostname or "").lower()
+
+    def absolute(self, href: str | None) -> str | None:
+        """``href`` made absolute against the page URL; None for empty or script links."""
+        href = (href or "").strip()
+        if not href or href.startswith(("javascript:", "#", "mailto:", "data:")):
+            return None
+        return urljoin(self.url, href)
+
+    def meta(self, name: str) -> str:
+        """The content of <meta name=…> (case-insensitive name, also property=), '' if absent."""
+        if self._meta is None:
+            self._meta = {}
+            for node in self.root.iter("meta"):
+                key = (node.get("name") or node.get("property") or "").strip().lower()
+                if key and key not in self._meta:
+                    self._meta[key] = clean_space(node.get("content") or "")
+        return self._meta.get(name.lower(), "")
+
+    @property
+    def head_title(self) -> str:
+        """The text of <title>."""
+        node = self.root.find(".//title")
+        return clean_space(node.text_content()) if node is not None else ""
+
+    def body(self) -> _Element:
+        """The <body> element (the root when the page has none)."""
+        node = self.root.find(".//body")
+        return node if node is not None else self.root
+
+    def short_texts(self, limit: int = SHORT_TEXT) -> Iterator[tuple[_Element, str]]:
+        """Elements whose visible text is non-empty and at most ``limit`` characters, with it.
+
+        Labelled lines (info line, 原文链接, breadcrumb) are short; computed once per page.
+        """
+        if self._short is None:
+            self._short = []
+            for element in self.iter_elements():
+                if len(element.text_content()) > 4 * SHORT_TEXT:
+                    continue
+                text = visible_text(element)
+                if text and len(text) <= SHORT_TEXT:
+                    self._short.append((element, text))
+        return ((element, text) for element, text in self._short if len(text) <= limit)
+
+    def iter_elements(self) -> Iterator[_Element]:
+        """Every visible element of the body, in document order."""
+        for node in self.body().iter():
+            tag = tag_of(node)
+            if tag and tag not in INVISIBLE_TAGS:
+                yield node
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None

@@ -1,0 +1,96 @@
+"""Item pipelines, in order: validate and normalise → store → link."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from sqlalchemy.exc import SQLAlchemyError
+
+from govnews.crawldb import CrawlDatabase
+from govnews.extract.dates import SHANGHAI
+from govnews.extract.page import clean_space
+from govnews.items import content_fingerprint
+from govnews.link.declared import link_declared
+from govnews.link.urls import site_of
+
+REQUIRED = ("url", "title", "body_text", "published_at")
+KINDS = ("portal", "gov")
+_ONE_LINE = ("title", "source_name", "author", "editor", "original_title", "category")
+
+
+class StoreError(DropItem):
+    """The database refused an item; the item's page is recorded as a failure."""
+
+    stage = "store"
+
+
+class ValidatePipeline:
+    """Reject incomplete articles (recorded as failures) and normalise the rest."""
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        missing = [name for name in REQUIRED if not adapter.get(name)]
+        if missing:
+            raise DropItem(f"article without {', '.join(missing)}")
+        if adapter.get("kind") not in KINDS:
+            raise DropItem(f"kind must be one of {KINDS}, not {adapter.get('kind')!r}")
+        for name in _ONE_LINE:
+            value = adapter.get(name)
+            adapter[name] = clean_space(value) or None if isinstance(value, str) else value
+        adapter["body_text"] = adapter["body_text"].strip()
+        adapter["site"] = site_of(adapter["url"])
+        for name in ("published_at", "fetched_at"):
+            value = adapter.get(name)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                adapter[name] = value.replace(tzinfo=SHANGHAI)
+        adapter["fetched_at"] = adapter.get("fetched_at") or datetime.now(UTC)
+        adapter["fingerprint"] = content_fingerprint(adapter["title"], adapter["body_text"])
+        return item
+
+
+class StorePipeline:
+    """Upsert the article by its normalised URL (no new row for a page seen before)."""
+
+    def __init__(self, database: CrawlDatabase) -> None:
+        self.database = database
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(CrawlDatabase.of(crawler))
+
+    def process_item(self, item: Any) -> Any:
+        try:
+            with self.database.savepoint():
+                result = self.database.repository.save_article(item)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not store the article: {exc}") from exc
+        self.database.note(result.status)
+        return item
+
+
+class LinkPipeline:
+    """Link a repost to the original its declared URL names, and complete links waiting for it."""
+
+    def __init__(self, database: CrawlDatabase) -> None:
+        self.database = database
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(CrawlDatabase.of(crawler))
+
+    def process_item(self, item: Any) -> Any:
+        repository = self.database.repository
+        row = repository.article_by_url(ItemAdapter(item)["url"])
+        if row is None:
+            raise StoreError("the article was not stored")
+        try:
+            with self.database.savepoint():
+                links = link_declared(repository.session, row)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not link the article: {exc}") from exc
+        self.database.note("links", sum(link.original_id is not None for link in links))
+        return item

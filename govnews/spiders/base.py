@@ -1,0 +1,83 @@
+"""What every govnews spider shares: extraction of article responses and recorded failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from govnews.extract import ExtractionError, NotAnArticle, extract_article
+from govnews.items import Article, Kind
+from govnews.signals import page_failed
+
+
+class GovnewsSpider(Spider):
+    """A spider that turns article pages into :class:`Article` items and reports every failure."""
+
+    def record_failure(
+        self, url: str, stage: str, reason: str, request: Request | None = None
+    ) -> None:
+        """Report a page that gave no article, so it is stored and retried on the next run."""
+        self.logger.warning("Failed %s (%s): %s", url, stage, reason)
+        callback = getattr(request.callback, "__name__", None) if request else None
+        self.crawler.signals.send_catch_log(
+            page_failed, url=url, stage=stage, reason=reason, spider=self, callback=callback
+        )
+
+    def request(self, url: str, callback: Any, **kwargs: Any) -> Request:
+        """A request whose download and HTTP errors are recorded as failures."""
+        return Request(url, callback=callback, errback=self.on_error, **kwargs)
+
+    def on_error(self, failure: Failure) -> None:
+        """Errback: record a request that ended in an HTTP error or a download error."""
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(HttpError):
+            response = failure.value.response
+            self.record_failure(request.url, "http", f"HTTP {response.status}", request)
+        else:
+            reason = failure.getErrorMessage() or repr(failure.value)
+            self.record_failure(request.url, "download", reason, request)
+
+    def extract(
+        self, response: Response, *, kind: Kind | None = None, expected: bool = True, **hints: Any
+    ) -> Article | None:
+        """The article on ``response``, or None (recorded as a failure when ``expected``).
+
+        A page that is simply not an article (a listing) is only a failure when the
+        spider expected an article there.
+        """
+        if not isinstance(response, TextResponse):
+            if expected:
+                self.record_failure(response.url, "extract", "not an HTML page", response.request)
+            return None
+        try:
+            article = extract_article(
+                response.body,
+                response.url,
+                headers={
+                    "Content-Type": response.headers.get("Content-Type", b"").decode("latin-1")
+                },
+                kind=kind,
+                fetched_at=datetime.now(UTC),
+                **hints,
+            )
+        except NotAnArticle as exc:
+            if expected:
+                self.record_failure(response.url, exc.stage, exc.reason, response.request)
+            return None
+        except ExtractionError as exc:
+            self.record_failure(response.url, exc.stage, exc.reason, response.request)
+            return None
+        article.redirect_urls = list(response.meta.get("redirect_urls", []))
+        return article
+
+    def parse_article(self, response: Response, **hints: Any) -> Iterator[Article]:
+        """Callback for a page that should be an article."""
+        article = self.extract(response, **hints)
+        if article is not None:
+            yield article

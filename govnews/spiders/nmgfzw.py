@@ -1,0 +1,70 @@
+"""农民工法治网 (www.nmgfzw.cn): a repost portal of unknown markup, crawled by what its pages say."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+
+from govnews.extract import kind_of
+from govnews.items import Article
+from govnews.spiders.base import GovnewsSpider
+
+# Paths a reader never needs for news: accounts, search, feeds, printing, ads, downloads.
+NON_CONTENT = (
+    r"/member/",
+    r"/login",
+    r"/register",
+    r"/user/",
+    r"search",
+    r"/rss",
+    r"/plus/(?!list\.php|view\.php)",
+    r"print",
+    r"/ad/",
+    r"/tag",
+    r"/comment",
+    r"/api/",
+)
+
+
+class NmgfzwSpider(GovnewsSpider):
+    """Follows on-site links to articles; each page is judged an article by its content.
+
+    A repost that declares its original on a government site (原文链接, or a
+    linked 来源) makes the spider fetch that original too, as a ``gov`` article.
+    """
+
+    name = "nmgfzw"
+    allowed_domains = ["nmgfzw.cn"]
+    start_urls = ["http://www.nmgfzw.cn/"]
+    custom_settings = {"DEPTH_LIMIT": 6}
+    links = LinkExtractor(allow_domains=allowed_domains, deny=NON_CONTENT, unique=True)
+
+    def __init__(self, follow_originals: str | bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: ``-a follow_originals=false`` leaves declared originals to the government spiders.
+        self.follow_originals = str(follow_originals).lower() not in ("0", "false", "no")
+
+    async def start(self) -> Any:
+        for url in self.start_urls:
+            yield self.request(url, self.parse)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Article | Request]:
+        """Any on-site page: yield its article if it is one, then follow its links."""
+        if not isinstance(response, TextResponse):
+            return
+        article = self.extract(response, expected=False)
+        if article is not None:
+            yield article
+            original = article.declared_original_url
+            if self.follow_originals and original and kind_of(original) == "gov":
+                yield self.request(original, self.parse_original, meta={"allow_offsite": True})
+        for link in self.links.extract_links(response):
+            yield self.request(link.url, self.parse)
+
+    def parse_original(self, response: Response) -> Iterator[Article]:
+        """The government original a repost declared; an article is expected there."""
+        yield from self.parse_article(response, kind="gov")

@@ -1,0 +1,109 @@
+"""The Fujian government CMS of nyncj.zhangzhou.gov.cn and its sibling agency sites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+
+from govnews.extract.dates import parse_date
+from govnews.items import Article
+from govnews.spiders.base import GovnewsSpider
+
+ARTICLE_PATH = re.compile(r"^/cms/html/[^/]+/\d{4}-\d{2}-\d{2}/\d+\.html$")
+COLUMN_PATH = re.compile(r"^/cms/html/[^/]+/[^/]+/index\.html$")
+PAGE_COUNT = re.compile(r"共\s*(\d+)\s*页")
+
+
+class ZhangzhouSpider(GovnewsSpider):
+    """Home page → column lists and their pages → articles.
+
+    ``-a hosts=jsj.zhangzhou.gov.cn,www.zhangzhou.gov.cn`` crawls other sites of the
+    same CMS (default: nyncj.zhangzhou.gov.cn).
+    """
+
+    name = "zhangzhou"
+    default_hosts = ("nyncj.zhangzhou.gov.cn",)
+
+    def __init__(self, hosts: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        chosen = [h.strip().lower() for h in (hosts or "").split(",") if h.strip()]
+        self.hosts = chosen or list(self.default_hosts)
+        self.allowed_domains = list(self.hosts)
+        self.start_urls = [f"http://{host}/" for host in self.hosts]
+
+    async def start(self) -> Any:
+        for url in self.start_urls:
+            yield self.request(url, self.parse)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | Article]:
+        """Any page of the site: dispatch columns and articles by the CMS's URL scheme."""
+        path = urlsplit(response.url).path
+        if ARTICLE_PATH.match(path):
+            yield from self.parse_article(response, kind="gov")
+        elif COLUMN_PATH.match(path):
+            yield from self.parse_column(response)
+        else:
+            yield from self.follow_site_links(response)
+
+    def follow_site_links(self, response: Response) -> Iterator[Request]:
+        """From a home or navigation page: every column list and article of this site."""
+        if not isinstance(response, TextResponse):
+            return
+        for href in response.css("a::attr(href)").getall():
+            url = response.urljoin(href.strip())
+            parts = urlsplit(url)
+            if (parts.hostname or "").lower() not in self.hosts:
+                continue
+            if COLUMN_PATH.match(parts.path):
+                yield self.request(url, self.parse_column)
+            elif ARTICLE_PATH.match(parts.path):
+                yield self.request(url, self.parse_article, cb_kwargs={"kind": "gov"})
+
+    def parse_column(self, response: Response, first_page: bool = True) -> Iterator[Request]:
+        """A column list page: its articles (with the listed date) and, from page 1, pages 2..N."""
+        if not isinstance(response, TextResponse):
+            return
+        items = response.css("ul#resources li")
+        if not items:
+            reason = "column page without ul#resources"
+            self.record_failure(response.url, "extract", reason, response.request)
+            return
+        for item in items:
+            href = item.css("a::attr(href)").get()
+            if not href:
+                continue
+            listed = parse_date(" ".join(item.css("span ::text").getall()))
+            yield self.request(
+                response.urljoin(href),
+                self.parse_article,
+                cb_kwargs={"kind": "gov", "listing_date": listed},
+            )
+        if first_page:
+            yield from self.other_pages(response)
+
+    def other_pages(self, response: TextResponse) -> Iterator[Request]:
+        """Pages 2..N of a column: ``/cms/sitemanage/index.shtml?siteId=…&page=N``."""
+        site_id = response.css('meta[name="siteIdMeta"]::attr(content)').get("").strip()
+        text = " ".join(response.css("body ::text").getall())
+        counted = PAGE_COUNT.search(text)
+        hrefs = " ".join(response.css("a::attr(href)").getall())
+        pages = [int(n) for n in re.findall(r"[?&]page=(\d+)", hrefs)]
+        if counted:
+            pages.append(int(counted.group(1)))
+        last = max(pages, default=1)
+        if not site_id and last > 1:
+            reason = "paginated column without siteIdMeta"
+            self.record_failure(response.url, "extract", reason, response.request)
+            return
+        for page in range(2, last + 1):
+            query = urlencode({"siteId": site_id, "page": page})
+            yield self.request(
+                urljoin(response.url, f"/cms/sitemanage/index.shtml?{query}"),
+                self.parse_column,
+                cb_kwargs={"first_page": False},
+            )

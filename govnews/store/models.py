@@ -1,0 +1,147 @@
+"""The govnews database schema (SQLAlchemy 2.x declarative)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+URL_LENGTH = 2048
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as naive UTC; read back aware, in UTC.
+
+    Storing naive UTC works the same on every backend (SQLite keeps no time
+    zone at all). Naive input is refused: its instant would be a guess.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored: add a tzinfo")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Mark a stored naive UTC datetime as UTC."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every govnews table."""
+
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Article(Base):
+    """One stored article, keyed by the normalised form of its final URL."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    url_key: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True, index=True)
+    site: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    source_name: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    editor: Mapped[str | None] = mapped_column(Text)
+    original_title: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    declared_original_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    declared_original_key: Mapped[str | None] = mapped_column(String(URL_LENGTH), index=True)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    images: Mapped[list[Any]]
+    attachments: Mapped[list[Any]]
+    provenance: Mapped[dict[str, Any]]
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    fetched_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the stored content last changed (the first save until it does).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArticleUrl(Base):
+    """A URL an article was reached by: its final URL or one requested before a redirect."""
+
+    __tablename__ = "article_urls"
+
+    url_key: Mapped[str] = mapped_column(String(URL_LENGTH), primary_key=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Repost(Base):
+    """A repost and the original it declares; ``original_id`` is NULL while pending."""
+
+    __tablename__ = "reposts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repost_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), unique=True
+    )
+    original_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    declared_url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    declared_key: Mapped[str] = mapped_column(String(URL_LENGTH), index=True)
+    method: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    linked_at: Mapped[datetime | None]
+
+
+class CrawlRun(Base):
+    """One run of one spider and what it did."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spider: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(64), default="running")
+    requests: Mapped[int] = mapped_column(default=0)
+    items_new: Mapped[int] = mapped_column(default=0)
+    items_updated: Mapped[int] = mapped_column(default=0)
+    items_unchanged: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    links: Mapped[int] = mapped_column(default=0)
+    finish_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PageFailure(Base):
+    """A page that could not be fetched or extracted; open while ``resolved_at`` is NULL."""
+
+    __tablename__ = "page_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    url_key: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True, index=True)
+    spider: Mapped[str] = mapped_column(String(64), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    # The spider method that failed on the page, so a retry handles it the same way.
+    callback: Mapped[str | None] = mapped_column(String(64))
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=1)
+    resolved_at: Mapped[datetime | None]

@@ -1,0 +1,228 @@
+"""Reads and writes of govnews data: articles, their URLs, failures and runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from govnews import items
+from govnews.link.urls import url_key
+from govnews.store import models
+
+SaveStatus = Literal["new", "updated", "unchanged"]
+FailureStage = Literal["download", "http", "extract", "validate", "store"]
+
+_STAGES = frozenset(get_args(FailureStage))
+_RUN_COUNTS = frozenset(
+    {"requests", "items_new", "items_updated", "items_unchanged", "failures", "links"}
+)
+
+
+@dataclass
+class SaveResult:
+    """The stored row of a saved article and what saving it did."""
+
+    row: models.Article
+    status: SaveStatus
+
+
+class Repository:
+    """All reads and writes of govnews data go through here (one Session, caller commits)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def save_article(self, article: items.Article) -> SaveResult:
+        """Insert or update ``article``, keyed by the URL key of its final URL.
+
+        The status is ``unchanged`` when every stored field is equal (then only
+        ``fetched_at`` is refreshed), ``updated`` when anything differs.
+        The final URL and every redirect URL are registered as the article's
+        URLs (taken over from another article if need be), and open failures
+        of those URLs are resolved. Flushes, never commits.
+        """
+        now = models.utcnow()
+        key = url_key(article.url)
+        values = _stored_values(article)
+        row = self.session.scalars(
+            select(models.Article).where(models.Article.url_key == key)
+        ).one_or_none()
+        if row is None:
+            row = models.Article(url_key=key, first_seen_at=now, updated_at=now, **values)
+            self.session.add(row)
+            status: SaveStatus = "new"
+        elif all(getattr(row, name) == value for name, value in values.items()):
+            status = "unchanged"
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            status = "updated"
+        row.fetched_at = article.fetched_at or now
+        self.session.flush()
+
+        urls = {url_key(url): url for url in [*article.redirect_urls, article.url]}
+        self._register_urls(row, urls)
+        self._resolve_failures(urls, now)
+        self.session.flush()
+        return SaveResult(row=row, status=status)
+
+    def record_failure(
+        self, url: str, *, spider: str, stage: str, reason: str, callback: str | None = None
+    ) -> None:
+        """Record that ``url`` failed at ``stage``; a known URL's failure is bumped and reopened."""
+        if stage not in _STAGES:
+            raise ValueError(f"unknown failure stage {stage!r}; expected one of {sorted(_STAGES)}")
+        now = models.utcnow()
+        key = url_key(url)
+        failure = self.session.scalars(
+            select(models.PageFailure).where(models.PageFailure.url_key == key)
+        ).one_or_none()
+        if failure is None:
+            self.session.add(
+                models.PageFailure(
+                    url=url,
+                    url_key=key,
+                    spider=spider,
+                    stage=stage,
+                    reason=reason,
+                    callback=callback,
+                    first_failed_at=now,
+                    last_failed_at=now,
+                    attempts=1,
+                )
+            )
+        else:
+            failure.url = url
+            failure.spider = spider
+            failure.stage = stage
+            failure.reason = reason
+            failure.callback = callback
+            failure.last_failed_at = now
+            failure.attempts += 1
+            failure.resolved_at = None
+        self.session.flush()
+
+    def open_failures(self, spider: str | None = None) -> list[models.PageFailure]:
+        """Unresolved failures of ``spider`` (of all spiders when None), oldest first."""
+        query = select(models.PageFailure).where(models.PageFailure.resolved_at.is_(None))
+        if spider is not None:
+            query = query.where(models.PageFailure.spider == spider)
+        order = (models.PageFailure.first_failed_at, models.PageFailure.id)
+        return list(self.session.scalars(query.order_by(*order)))
+
+    def start_run(self, spider: str) -> models.CrawlRun:
+        """Record that a run of ``spider`` started now."""
+        run = models.CrawlRun(spider=spider, started_at=models.utcnow(), status="running")
+        self.session.add(run)
+        self.session.flush()
+        return run
+
+    def finish_run(
+        self,
+        run: models.CrawlRun,
+        *,
+        status: str,
+        finish_reason: str | None,
+        counts: Mapping[str, int],
+    ) -> None:
+        """Record the end of ``run``; ``counts`` sets any of its counters (``requests`` …)."""
+        unknown = set(counts) - _RUN_COUNTS
+        if unknown:
+            raise ValueError(
+                f"unknown run counts {sorted(unknown)}; expected {sorted(_RUN_COUNTS)}"
+            )
+        for name, value in counts.items():
+            setattr(run, name, value)
+        run.status = status
+        run.finish_reason = finish_reason
+        run.finished_at = models.utcnow()
+        self.session.flush()
+
+    def article_by_url(self, url: str) -> models.Article | None:
+        """The article reached by ``url`` (its final URL or a URL before a redirect)."""
+        return self.session.scalars(
+            select(models.Article)
+            .join(models.ArticleUrl, models.ArticleUrl.article_id == models.Article.id)
+            .where(models.ArticleUrl.url_key == url_key(url))
+        ).one_or_none()
+
+    def counts(self) -> dict[str, int]:
+        """Totals for a run summary: articles (by kind), reposts linked/pending, open failures."""
+        by_kind = dict(
+            self.session.execute(
+                select(models.Article.kind, func.count()).group_by(models.Article.kind)
+            ).all()
+        )
+        linked = self._count(models.Repost, models.Repost.original_id.is_not(None))
+        pending = self._count(models.Repost, models.Repost.original_id.is_(None))
+        failures = self._count(models.PageFailure, models.PageFailure.resolved_at.is_(None))
+        result = {"articles": sum(by_kind.values())}
+        result |= {f"articles_{kind}": by_kind.get(kind, 0) for kind in get_args(items.Kind)}
+        result |= {"reposts_linked": linked, "reposts_pending": pending, "failures_open": failures}
+        return result
+
+    def _count(self, model: type[models.Base], condition: ColumnElement[bool]) -> int:
+        """Number of ``model`` rows meeting ``condition``."""
+        return self.session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+
+    def _register_urls(self, row: models.Article, urls: Mapping[str, str]) -> None:
+        """Point every key of ``urls`` (key → URL as seen) at ``row``."""
+        for key, url in urls.items():
+            alias = self.session.get(models.ArticleUrl, key)
+            if alias is None:
+                self.session.add(models.ArticleUrl(url_key=key, url=url, article_id=row.id))
+            else:
+                alias.url = url
+                alias.article_id = row.id
+
+    def _resolve_failures(self, keys: Iterable[str], now: datetime) -> None:
+        """Mark the open failures of ``keys`` resolved at ``now``."""
+        failures = self.session.scalars(
+            select(models.PageFailure).where(
+                models.PageFailure.url_key.in_(list(keys)),
+                models.PageFailure.resolved_at.is_(None),
+            )
+        )
+        for failure in failures:
+            failure.resolved_at = now
+
+
+def _stored_values(article: items.Article) -> dict[str, Any]:
+    """The article's values for the ``articles`` columns compared on re-save."""
+    declared = article.declared_original_url
+    return {
+        "url": article.url,
+        "site": article.site,
+        "kind": article.kind,
+        "title": article.title,
+        "published_at": article.published_at,
+        "source_name": article.source_name,
+        "author": article.author,
+        "editor": article.editor,
+        "original_title": article.original_title,
+        "category": article.category,
+        "declared_original_url": declared,
+        "declared_original_key": _declared_key(declared),
+        "body_text": article.body_text,
+        "body_html": article.body_html,
+        "images": list(article.images),
+        "attachments": [dict(attachment) for attachment in article.attachments],
+        "provenance": dict(article.provenance),
+        "fingerprint": article.fingerprint,
+    }
+
+
+def _declared_key(url: str | None) -> str | None:
+    """Key of a declared original URL; None when absent or not an http(s) URL."""
+    if not url:
+        return None
+    try:
+        return url_key(url)
+    except ValueError:
+        return None

@@ -1,0 +1,97 @@
+"""Shared fixtures: the bundled snapshot, its hand-written expected records, crawls in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from govnews.store.database import open_database
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "data" / "snapshot"
+EXPECTED = Path(__file__).parent / "expected"
+SEED_ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
+SEED_REPOST = "http://www.nmgfzw.cn/shgz/20220818/24915.html"
+
+
+def snapshot_file(url: str) -> Path:
+    """The snapshot file that answers ``url`` (same rule as the mirror)."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if path.endswith("/"):
+        path += "index.html"
+    name = path + (f"?{parts.query}" if parts.query else "")
+    return SNAPSHOT / (parts.hostname or "") / name.lstrip("/")
+
+
+def snapshot_headers(url: str) -> dict[str, str]:
+    """Headers a sidecar ``.http`` file gives the page, if any."""
+    sidecar = snapshot_file(url).with_name(snapshot_file(url).name + ".http")
+    if not sidecar.exists():
+        return {}
+    lines = sidecar.read_text(encoding="latin-1").splitlines()[1:]
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+def expected_records() -> list[dict]:
+    """Every hand-written expected article record, from tests/expected/*.json."""
+    records: list[dict] = []
+    for path in sorted(EXPECTED.glob("*.json")):
+        records.extend(json.loads(path.read_text(encoding="utf-8")))
+    return records
+
+
+@pytest.fixture
+def crawl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``scrapy crawl SPIDER`` against the snapshot into a temporary database."""
+    database = f"sqlite:///{tmp_path / 'govnews.db'}"
+
+    def run(spider: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            spider,
+            "-s",
+            f"GOVNEWS_MIRROR={SNAPSHOT}",
+            "-s",
+            f"GOVNEWS_DATABASE_URL={database}",
+            "-s",
+            "LOG_LEVEL=INFO",
+            "-s",
+            "DOWNLOAD_DELAY=0",
+            "-s",
+            "AUTOTHROTTLE_ENABLED=False",
+            *args,
+        ]
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-4000:]}"
+            )
+        return done
+
+    run.database_url = database  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture
+def crawl_engine(crawl: Callable[..., object]) -> Engine:
+    """The engine of the database the ``crawl`` fixture writes into."""
+    return open_database(crawl.database_url)  # type: ignore[attr-defined]

@@ -1,0 +1,143 @@
+"""End to end: `scrapy crawl` in a subprocess, over HTTP on 127.0.0.1, into a temporary database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from govnews.link.urls import url_key
+from govnews.store.models import Article, ArticleUrl, CrawlRun, PageFailure, Repost
+from tests.conftest import SEED_ORIGINAL, SEED_REPOST, expected_records
+
+UNLISTED_ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2021-11-05/1986541203.html"
+Crawl = Callable[..., object]
+
+
+def article(session: Session, url: str) -> Article | None:
+    return session.scalar(select(Article).where(Article.url_key == url_key(url)))
+
+
+def link_of(session: Session, repost_url: str) -> Repost | None:
+    repost = article(session, repost_url)
+    assert repost is not None, f"{repost_url} not stored"
+    return session.scalar(select(Repost).where(Repost.repost_id == repost.id))
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model))
+            for model in (Article, ArticleUrl, Repost)
+        }
+
+
+def assert_seed_linked(engine: Engine) -> None:
+    with Session(engine) as session:
+        link = link_of(session, SEED_REPOST)
+        original = article(session, SEED_ORIGINAL)
+        assert original is not None and original.kind == "gov"
+        assert link is not None and link.original_id == original.id
+        assert link.method == "declared_url" and link.confidence == 1.0
+
+
+def test_portal_first_then_government(crawl: Crawl, crawl_engine: Engine) -> None:
+    crawl("nmgfzw", "-a", "follow_originals=false")
+    with Session(crawl_engine) as session:
+        link = link_of(session, SEED_REPOST)
+        assert link is not None and link.original_id is None  # pending: original not stored yet
+        assert link.declared_url == SEED_ORIGINAL
+    crawl("zhangzhou")
+    assert_seed_linked(crawl_engine)
+
+
+def test_government_first_then_portal(crawl: Crawl, crawl_engine: Engine) -> None:
+    crawl("zhangzhou")
+    with Session(crawl_engine) as session:
+        assert article(session, SEED_ORIGINAL) is not None
+        assert article(session, UNLISTED_ORIGINAL) is None  # on no listing
+    crawl("nmgfzw")
+    assert_seed_linked(crawl_engine)
+
+
+def test_repost_brings_its_unlisted_original(crawl: Crawl, crawl_engine: Engine) -> None:
+    crawl("nmgfzw")
+    with Session(crawl_engine) as session:
+        original = article(session, UNLISTED_ORIGINAL)
+        assert original is not None and original.kind == "gov"
+        assert original.site == "nyncj.zhangzhou.gov.cn"
+    assert_seed_linked(crawl_engine)
+
+
+def test_second_crawl_adds_no_rows(crawl: Crawl, crawl_engine: Engine) -> None:
+    crawl("zhangzhou")
+    crawl("nmgfzw")
+    first = row_counts(crawl_engine)
+    crawl("zhangzhou")
+    crawl("nmgfzw")
+    assert row_counts(crawl_engine) == first
+    with Session(crawl_engine) as session:
+        runs = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
+        assert [run.spider for run in runs] == ["zhangzhou", "nmgfzw"] * 2
+        assert all(run.status == "finished" and run.finished_at for run in runs)
+        assert runs[0].items_new > 0 and runs[2].items_new == 0
+        assert runs[2].items_unchanged == runs[0].items_new
+        assert all(run.requests > 0 for run in runs)
+
+
+def test_every_snapshot_article_stored_and_every_declared_original_linked(
+    crawl: Crawl, crawl_engine: Engine
+) -> None:
+    crawl("zhangzhou", "-a", "hosts=nyncj.zhangzhou.gov.cn,www.zhangzhou.gov.cn")
+    crawl("nmgfzw")
+    expected = expected_records()
+    with Session(crawl_engine) as session:
+        for record in expected:
+            row = article(session, record["url"])
+            assert row is not None, f"{record['url']} not stored"
+            for name, value in record.items():
+                stored = getattr(row, name)
+                if name == "published_at":
+                    assert stored == datetime.fromisoformat(value), record["url"]
+                else:
+                    assert stored == value, f"{record['url']}: {name}"
+        for record in expected:
+            if record["declared_original_url"]:
+                link = link_of(session, record["url"])
+                assert link is not None and link.original_id is not None, record["url"]
+                assert link.method == "declared_url"
+        stored_urls = set(session.scalars(select(Article.url_key)))
+        assert stored_urls == {url_key(record["url"]) for record in expected}
+
+
+def test_failed_pages_are_recorded_and_retried(crawl: Crawl, crawl_engine: Engine) -> None:
+    crawl("nmgfzw")
+    with Session(crawl_engine) as session:
+        failures = session.scalars(select(PageFailure)).all()
+        by_stage = {failure.stage for failure in failures}
+        assert "http" in by_stage  # the dead link on a listing: a 404
+        assert "extract" in by_stage  # the soft-404 page
+        assert all(failure.reason and failure.resolved_at is None for failure in failures)
+        attempts = {failure.url: failure.attempts for failure in failures}
+    done = crawl("nmgfzw")
+    with Session(crawl_engine) as session:
+        again = {f.url: f.attempts for f in session.scalars(select(PageFailure))}
+    assert again == {url: count + 1 for url, count in attempts.items()}
+    assert "Failed" in done.stderr
+
+
+@pytest.mark.parametrize("spider", ["nmgfzw", "zhangzhou"])
+def test_scrapy_list_shows_spider(spider: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert spider in listed.stdout.split()
