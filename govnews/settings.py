@@ -41,5 +41,6 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_TIMES = 3
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
-# Chinese government sites often declare nothing; keep pages as sent.
+# Feeds in readable UTF-8 (Chinese text, not \u escapes).
 FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

@@ -82,10 +82,14 @@ def extract_article(
 
     original = find_original_url(page)
     breadcrumb = find_breadcrumb(page)
+    if breadcrumb and title in breadcrumb[1][-1:]:
+        raise NotAnArticle(f"the heading {title!r} names the column (a listing page)")
     values = info.values if info else {}
     container = cms.body if cms else bodies.find_body(page)
     if not cms and bodies.link_density(container) > 0.5:
         raise NotAnArticle("the densest text block is mostly links (a listing page)")
+    if bodies.footer_share(visible_lines(container)) > 0.5:
+        raise NotAnArticle("the only text block is the site footer")
     why["body_text"] = f"cms:{cms.name}" if cms else "density"
     page_lines = visible_lines(page.body())
     editor = why.pick(
@@ -101,7 +105,8 @@ def extract_article(
     bodies.cut_boilerplate(container, [original[0]] if original else [])
     original_title = _take_original_title(container)
     bodies.remove_lines(container, _EDITOR_LINE)
-    content = bodies.render(page, container, cms.attachment_blocks if cms else ())
+    blocks = [*(cms.attachment_blocks if cms else ()), *bodies.attachment_blocks(page)]
+    content = bodies.render(page, container, blocks)
     if len(content.text) < _MIN_BODY:
         raise ExtractionError(f"body text too short ({len(content.text)} characters)")
 

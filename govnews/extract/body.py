@@ -26,6 +26,12 @@ TERMINATOR = re.compile(
     r"^[\[【〔(（]?\s*(?:免责声明|版权声明|原文链接|原文地址|上一篇|下一篇|上一条|下一条|相关阅读|相关文章|"
     r"相关新闻|相关链接|打印本页|打印此页|关闭窗口|分享到|扫一扫|【打印】|【关闭】)"
 )
+# Lines of a site footer: who runs the site, licences, contacts.
+FOOTER = re.compile(
+    r"版权所有|ICP备|ICP证|公网安备|主办单位|承办单位|技术支持|网站标识码|网站地图|联系电话|联系我们|"
+    r"Copyright|©|主办\s*[|｜]|建议使用.*浏览器|分辨率"
+)
+_FOOTER_LINE = 100
 _PUNCTUATION = re.compile(r"[，。、；：！？,.;:!?“”]")
 _UNIT_MIN = 10
 _FILE_EXTENSIONS = frozenset(
@@ -102,6 +108,8 @@ def find_body(page: Page) -> _Element:
         text, link = _own_inline_text(element)
         if len(text) < _UNIT_MIN or link > len(text) / 2:
             continue
+        if len(text) < _FOOTER_LINE and FOOTER.search(text):
+            continue
         score = 1 + len(_PUNCTUATION.findall(text)) + min(len(text) / 50, 3)
         holder = element if tag in ("div", "td", "section", "article", "main") else None
         parent = element.getparent()
@@ -113,6 +121,12 @@ def find_body(page: Page) -> _Element:
     if not scores:
         return page.body()
     return max(scores, key=lambda node: scores[node] * (1 - link_density(node)))
+
+
+def footer_share(lines: list[str]) -> float:
+    """Share of ``lines`` that read like a site footer."""
+    footer = sum(1 for line in lines if len(line) < _FOOTER_LINE and FOOTER.search(line))
+    return footer / len(lines) if lines else 0.0
 
 
 def link_density(element: _Element) -> float:
@@ -197,6 +211,15 @@ def render(page: Page, container: _Element, attachment_blocks: Iterable[_Element
         html=_sanitised_html(page, container),
         images=images,
         attachments=attachments,
+    )
+
+
+def attachment_blocks(page: Page) -> list[_Element]:
+    """Blocks marked as attachments (附件) by class or id, wherever the template puts them."""
+    return page.root.xpath(
+        "//*[contains(translate(@class, 'ATCH', 'atch'), 'attach')"
+        " or contains(translate(@id, 'ATCH', 'atch'), 'attach')"
+        " or contains(@class, 'fujian') or contains(@id, 'fujian')]"
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from lxml.etree import _Element
 
 from govnews.extract.dates import DATE_PATTERN
-from govnews.extract.page import Page, clean_space, visible_text
+from govnews.extract.page import Page, clean_space, spaced_text, visible_text
 
 COLON = r"\s*[:：]\s*"
 FIELD_LABELS: dict[str, tuple[str, ...]] = {
@@ -80,7 +80,7 @@ def find_info_line(page: Page) -> InfoLine | None:
     for element, text in page.short_texts(300):
         if not LABEL_PATTERN.search(text):
             continue
-        values = parse_labelled(text)
+        values = parse_labelled(spaced_text(element))
         if "date" not in values and "source" in values and DATE_PATTERN.search(text):
             values["date"] = DATE_PATTERN.search(text).group(0)  # an unlabelled date: 2022.01.20 来源：…
         fields = set(values) - {"editor"}
@@ -95,7 +95,7 @@ def find_info_line(page: Page) -> InfoLine | None:
 
 def _is_smallest(element: _Element, fields: set[str]) -> bool:
     return not any(
-        len(set(parse_labelled(visible_text(child))) - {"editor"}) >= len(fields)
+        len(set(parse_labelled(spaced_text(child))) - {"editor"}) >= len(fields)
         for child in element
         if isinstance(child.tag, str)
     )

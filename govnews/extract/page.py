@@ -116,6 +116,24 @@ def visible_text(element: _Element) -> str:
     return " ".join(visible_lines(element))
 
 
+def spaced_text(element: _Element) -> str:
+    """Visible text with a space at every element boundary.
+
+    ``<span>来源:法治日报</span><span>作者:林一鸣</span>`` reads as two fields on a
+    page (CSS spaces them); joined without a boundary the labels run together.
+    """
+    parts: list[str] = []
+    for node in element.iter():
+        if tag_of(node) in INVISIBLE_TAGS or not tag_of(node):
+            if node is not element and node.tail:
+                parts.append(node.tail)
+            continue
+        parts.append(node.text or "")
+        if node is not element:
+            parts.append(node.tail or "")
+    return clean_space(" ".join(parts))
+
+
 @dataclass
 class Page:
     """An HTML page ready for the extraction signals."""
