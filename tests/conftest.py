@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled snapshot, its hand-written expected records, crawls in subprocesses."""
+"""Shared fixtures: the snapshot, its hand-written expected records, crawls in subprocesses."""
 
 from __future__ import annotations
 

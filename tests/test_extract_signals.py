@@ -112,6 +112,8 @@ def test_http_header_charset_wins_over_meta() -> None:
 
 
 def test_undeclared_gbk_is_detected() -> None:
-    body = ("<html><body><p>" + "漳州市农业农村局召开全市农业农村工作会议。" * 20 + "</p></body></html>")
+    body = (
+        "<html><body><p>" + "漳州市农业农村局召开全市农业农村工作会议。" * 20 + "</p></body></html>"
+    )
     decoded, _ = decode_html(body.encode("gbk"))
     assert "漳州市农业农村局" in decoded

@@ -124,7 +124,7 @@ def test_listing_and_about_pages_are_not_articles() -> None:
         (b"", "empty"),
         (b"\x00\x01\x02\xff" * 100, ""),
         (
-            "<html><head><title>404 页面不存在</title></head><body>页面不存在</body></html>".encode(),
+            "<html><title>404 页面不存在</title><body>页面不存在</body></html>".encode(),
             "404",
         ),
         ("<html><body><script>var $_ts={};</script>安全验证</body></html>".encode(), "challenge"),
@@ -141,7 +141,8 @@ def test_soft_404_in_chrome_is_an_error_page() -> None:
     html = (
         "<html><head><title>农民工法治网</title></head><body><div class='nav'><a href='/'>首页</a>"
         "<a href='/shgz/'>社会关注</a></div><div class='main'><p>您访问的页面不存在</p></div>"
-        "<div class='footer'>农民工法治网 nmgfzw.cn 版权所有。京ICP备14049160号-8</div></body></html>"
+        "<div class='footer'>农民工法治网 nmgfzw.cn 版权所有。京ICP备14049160号-8</div>"
+        "</body></html>"
     )
     with pytest.raises(ErrorPage):
         extract_article(html, "http://www.nmgfzw.cn/shgz/20220901/1.html")

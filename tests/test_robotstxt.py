@@ -56,4 +56,8 @@ def crawl(tmp_path: Path, robots_middleware: str) -> set[str]:
 
 
 def test_govnews_middleware_obeys_robots_for_every_queued_request(tmp_path: Path) -> None:
-    assert crawl(tmp_path, "govnews.robotstxt.RobotsTxtMiddleware") == {"a.html", "b.html", "c.html"}
+    assert crawl(tmp_path, "govnews.robotstxt.RobotsTxtMiddleware") == {
+        "a.html",
+        "b.html",
+        "c.html",
+    }

@@ -1,4 +1,4 @@
-"""One page in, one article record out: the signals tried in order, each field with its provenance."""
+"""One page in, one article record out: signals tried in order, each field with its provenance."""
 
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ def _published_at(
     listing_date: datetime | None,
     why: _Provenance,
 ) -> datetime | None:
-    """The visible date, made precise by a meta PubDate of the same day; meta that disagrees loses."""
+    """The visible date, made precise by a same-day meta PubDate; a meta that disagrees loses."""
     visible_signal, visible_text_ = (
         (f"cms:{cms.name}", cms.date_text)
         if cms and parse_date(cms.date_text)
@@ -223,10 +223,10 @@ def _published_at(
     meta_text = meta.get("PubDate", "")
     from_meta = parse_date(meta_text)
     from_url = date_from_url(page.url)
-    if visible and from_meta and visible.date() == from_meta.date():
-        if has_time(meta_text) and not has_time(visible_text_ or ""):
-            why["published_at"] = "meta:PubDate"
-            return from_meta
+    same_day = visible and from_meta and visible.date() == from_meta.date()
+    if same_day and has_time(meta_text) and not has_time(visible_text_ or ""):
+        why["published_at"] = "meta:PubDate"
+        return from_meta
     if visible:
         why["published_at"] = visible_signal
         return visible

@@ -1,4 +1,4 @@
-"""The article body: find its container by text density, cut the boilerplate, render text and HTML."""
+"""The article body: found by text density, cut at the chrome, rendered as text and HTML."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class Body:
 
 
 def _own_inline_text(element: _Element) -> tuple[str, int]:
-    """Text of ``element`` outside its block children (<br> stays inline), and its link text length."""
+    """Text of ``element`` outside its block children (<br> is inline), and its link text length."""
     parts = [element.text or ""]
     link = len(clean_space(element.text or "")) if tag_of(element) == "a" else 0
     for child in element:
@@ -137,7 +137,7 @@ def link_density(element: _Element) -> float:
 
 
 def _cut_from(container: _Element, node: _Element, keep_node: bool) -> None:
-    """Remove ``node`` (or only its tail, ``keep_node``) and everything after it inside ``container``."""
+    """Remove ``node`` (only its tail with ``keep_node``) and all after it inside ``container``."""
     current = node
     while current is not container and current.getparent() is not None:
         for sibling in list(current.itersiblings()):
@@ -168,7 +168,7 @@ def cut_boilerplate(container: _Element, extra_starts: Iterable[_Element] = ()) 
 
 
 def _starts_mid_line(node: _Element) -> bool:
-    """True when inline text before ``node`` shares its line (the terminator is not at a line start)."""
+    """True when inline text before ``node`` shares its line (so it does not start a line)."""
     previous = node.getprevious()
     if tag_of(node) in BLOCK_TAGS:
         return False

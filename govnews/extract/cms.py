@@ -1,4 +1,4 @@
-"""Rules for the CMS families that government sites run: each rule finds a page's parts by markup."""
+"""Rules for the CMS families government sites run: each finds a page's parts by markup."""
 
 from __future__ import annotations
 

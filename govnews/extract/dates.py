@@ -1,4 +1,4 @@
-"""Dates as Chinese pages write them: 2022-08-18, 2022/8/18, 2022.08.18, 2022年08月18日 10:20, 2022—08—18."""
+"""Dates as Chinese pages write them: 2022-08-18, 2022/8/18, 2022年08月18日 10:20, 2022—08—18."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DATE_PATTERN = re.compile(
 
 
 def parse_date(text: str | None) -> datetime | None:
-    """The first date (and time, when given) in ``text``, in Asia/Shanghai; None if there is none."""
+    """The first date (with its time, if given) in ``text``, in Asia/Shanghai, or None."""
     if not text:
         return None
     for match in DATE_PATTERN.finditer(text):

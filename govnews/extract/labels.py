@@ -1,4 +1,4 @@
-"""Labelled lines a reader sees: the info line (时间 来源 作者), 责任编辑, 原文链接, 原标题, the breadcrumb."""
+"""Labelled lines a reader sees: the info line, 责任编辑, 原文链接, 原标题, the breadcrumb."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ def find_info_line(page: Page) -> InfoLine | None:
             continue
         values = parse_labelled(spaced_text(element))
         if "date" not in values and "source" in values and DATE_PATTERN.search(text):
-            values["date"] = DATE_PATTERN.search(text).group(0)  # an unlabelled date: 2022.01.20 来源：…
+            values["date"] = DATE_PATTERN.search(text).group(
+                0
+            )  # an unlabelled date: 2022.01.20 来源：…
         fields = set(values) - {"editor"}
         if len(fields) >= 2 or ("date" in fields and re.search(r"\d{4}", values["date"])):
             best = InfoLine(element=element, values=values)  # later = deeper in document order

@@ -80,7 +80,7 @@ def tag_of(element: _Element) -> str:
 
 
 def visible_lines(element: _Element) -> list[str]:
-    """The lines a reader sees in ``element``: block tags and <br> break lines, empty lines dropped."""
+    """The lines a reader sees in ``element``: blocks and <br> break lines; no empty lines."""
     lines: list[str] = []
     current: list[str] = []
 

@@ -1,4 +1,4 @@
-"""农民工法治网 (www.nmgfzw.cn): a repost portal of unknown markup, crawled by what its pages say."""
+"""农民工法治网 (www.nmgfzw.cn): a repost portal of unknown markup, read by what pages say."""
 
 from __future__ import annotations
 
