@@ -1,10 +1,12 @@
-"""One page in, one article record out: signals tried in order, each field with its provenance."""
+"""One page in, one article record out: a page object whose fields each record their signal."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from lxml.etree import _Element
@@ -31,17 +33,8 @@ from govnews.items import Article, Kind
 _TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
 _MIN_BODY = 20
 _EDITOR_LINE = re.compile(r"^[（(]?\s*(?:责任编辑|编辑|责编)\s*[:：]")
-
-
-class _Provenance(dict[str, str]):
-    """field → signal, filled as values are chosen."""
-
-    def pick(self, name: str, *candidates: tuple[str, object]) -> object:
-        for signal, value in candidates:
-            if value:
-                self[name] = signal
-                return value
-        return None
+_NO_SPACE = re.compile(r"\s+")
+T = TypeVar("T")
 
 
 def kind_of(url: str) -> Kind:
@@ -67,124 +60,257 @@ def extract_article(
         page = Page.from_bytes(body, url, headers)
     except ValueError as exc:
         raise ExtractionError(str(exc)) from exc
-    info = find_info_line(page)
-    check_not_error_page(page, info is not None)
-    meta = gov_meta(page)
-    cms = match_cms(page)
-    why = _Provenance()
+    return ArticlePage(page, listing_date=listing_date).to_article(kind=kind, fetched_at=fetched_at)
 
-    title_element, title = _title(page, meta, cms, info, why)
-    if not title:
-        raise NotAnArticle("no article title found")
-    published_at = _published_at(page, meta, cms, info, title_element, listing_date, why)
-    if published_at is None:
-        raise NotAnArticle("no publication date found")
 
-    original = find_original_url(page)
-    breadcrumb = find_breadcrumb(page)
-    if breadcrumb and title in breadcrumb[1][-1:]:
-        raise NotAnArticle(f"the heading {title!r} names the column (a listing page)")
-    values = info.values if info else {}
-    container = cms.body if cms else bodies.find_body(page)
-    if not cms and bodies.link_density(container) > 0.5:
-        raise NotAnArticle("the densest text block is mostly links (a listing page)")
-    if bodies.footer_share(visible_lines(container)) > 0.5:
-        raise NotAnArticle("the only text block is the site footer")
-    why["body_text"] = f"cms:{cms.name}" if cms else "density"
-    page_lines = visible_lines(page.body())
-    editor = why.pick(
-        "editor",
-        ("label:责任编辑", values.get("editor")),
-        ("label:责任编辑", find_editor(page_lines)),
-    )
+class ArticlePage:
+    """The article fields of one page, each found by the first signal that gives a usable value.
 
-    bodies.remove_elements(
-        container,
-        [title_element, info.element if info else None, breadcrumb[0] if breadcrumb else None],
-    )
-    bodies.cut_boilerplate(container, [original[0]] if original else [])
-    original_title = _take_original_title(container)
-    bodies.remove_lines(container, _EDITOR_LINE)
-    blocks = [*(cms.attachment_blocks if cms else ()), *bodies.attachment_blocks(page)]
-    content = bodies.render(page, container, blocks)
-    if len(content.text) < _MIN_BODY:
-        raise ExtractionError(f"body text too short ({len(content.text)} characters)")
+    ``provenance`` maps each field found to its signal. Fields are computed on
+    first use; :meth:`to_article` asks for them in a safe order, since cutting the
+    body out of the page must come after the title and info line were read.
+    """
 
-    declared = why.pick(
-        "declared_original_url",
-        ("label:原文链接", original[1] if original else None),
-        ("label:来源链接", _foreign_link(page, info.source_href if info else None)),
-    )
-    author = values.get("author")
-    return Article(
-        url=url,
-        site=page.host,
-        kind=kind or kind_of(url),
-        title=title,
-        published_at=published_at,
-        source_name=why.pick(
+    def __init__(self, page: Page, *, listing_date: datetime | None = None) -> None:
+        self.page = page
+        self.listing_date = listing_date
+        self.provenance: dict[str, str] = {}
+
+    def _pick(self, name: str, *candidates: tuple[str, T | None]) -> T | None:
+        """The first non-empty candidate value; its signal goes into ``provenance``."""
+        for signal, value in candidates:
+            if value:
+                self.provenance[name] = signal
+                return value
+        return None
+
+    # --- what the page offers ------------------------------------------------------
+
+    @cached_property
+    def info(self) -> InfoLine | None:
+        return find_info_line(self.page)
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        return self.info.values if self.info else {}
+
+    @cached_property
+    def meta(self) -> dict[str, str]:
+        return gov_meta(self.page)
+
+    @cached_property
+    def cms(self) -> CmsParts | None:
+        return match_cms(self.page)
+
+    @cached_property
+    def breadcrumb(self) -> tuple[_Element, list[str]] | None:
+        return find_breadcrumb(self.page)
+
+    @cached_property
+    def original_link(self) -> tuple[_Element, str] | None:
+        return find_original_url(self.page)
+
+    # --- fields ----------------------------------------------------------------
+
+    @cached_property
+    def title_and_element(self) -> tuple[str, _Element | None]:
+        """The title, and the element that shows it (to be cut from the body)."""
+        heading = self.cms.title if self.cms and self.cms.title is not None else self._heading()
+        shown = visible_text(heading) if heading is not None else ""
+        meta_title = self.meta.get("ArticleTitle", "")
+        if meta_title and _same_text(meta_title, shown or self.page.head_title):
+            self.provenance["title"] = "meta:ArticleTitle"
+            return meta_title, heading
+        if shown:
+            self.provenance["title"] = f"cms:{self.cms.name}" if self.cms else "heading"
+            return shown, heading
+        segments = [ref for ref in _TITLE_SPLIT.split(self.page.head_title) if len(ref) >= 4]
+        self.provenance["title"] = "head:title"
+        return (segments[0] if segments else ""), None
+
+    @property
+    def title(self) -> str:
+        return self.title_and_element[0]
+
+    def _heading(self) -> _Element | None:
+        """The heading that best matches <title> or meta ArticleTitle, best above the info line."""
+        head = self.page.head_title
+        references = [self.meta.get("ArticleTitle", ""), head, *_TITLE_SPLIT.split(head)]
+        references = [ref for ref in references if len(ref) >= 4]
+        best: tuple[float, _Element] | None = None
+        before_info = True
+        for element in self.page.iter_elements():
+            if self.info is not None and element is self.info.element:
+                before_info = False
+            if not _looks_like_heading(element):
+                continue
+            text = visible_text(element)
+            if not 4 <= len(text) <= 120:
+                continue
+            score = max((_overlap(text, ref) for ref in references), default=0.0)
+            score += 0.2 if before_info else 0.0
+            score += 0.1 if tag_of(element) in ("h1", "h2") else 0.0
+            if best is None or score > best[0]:
+                best = (score, element)
+        return best[1] if best is not None and best[0] >= 0.5 else None
+
+    @cached_property
+    def published_at(self) -> datetime | None:
+        """The visible date, made precise by a same-day meta PubDate; a contrary meta loses."""
+        cms_date = self.cms.date_text if self.cms else None
+        visible_signal, shown = (
+            (f"cms:{self.cms.name}", cms_date)
+            if self.cms and parse_date(cms_date)
+            else ("label:时间", self.labels.get("date"))
+        )
+        visible = parse_date(shown)
+        meta_text = self.meta.get("PubDate", "")
+        from_meta = parse_date(meta_text)
+        from_url = date_from_url(self.page.url)
+        same_day = visible and from_meta and visible.date() == from_meta.date()
+        if same_day and has_time(meta_text) and not has_time(shown or ""):
+            return self._pick("published_at", ("meta:PubDate", from_meta))
+        meta_agrees = from_meta and (from_url is None or abs((from_meta - from_url).days) <= 1)
+        return self._pick(
+            "published_at",
+            (visible_signal, visible),
+            ("meta:PubDate", from_meta if meta_agrees else None),
+            ("url", from_url),
+            ("listing", self.listing_date),
+            ("text", self._date_near_title()),
+        )
+
+    def _date_near_title(self, window: int = 8) -> datetime | None:
+        """The first date in the lines just after the title (or at the top of the page)."""
+        lines = self.page.lines
+        title = self.title
+        start = next((i for i, line in enumerate(lines) if title and title in line), 0)
+        for line in lines[start : start + window]:
+            if found := parse_date(line):
+                return found
+        return None
+
+    @cached_property
+    def source_name(self) -> str | None:
+        return self._pick(
             "source_name",
-            (f"cms:{cms.name}" if cms else "", cms.source if cms else None),
-            ("label:来源", values.get("source")),
-            ("meta:ContentSource", meta.get("ContentSource")),
-        ),
-        author=why.pick("author", ("label:作者", None if anonymous(author) else author)),
-        editor=editor,
-        original_title=why.pick("original_title", ("label:原标题", original_title)),
-        category=why.pick(
+            (f"cms:{self.cms.name}" if self.cms else "", self.cms.source if self.cms else None),
+            ("label:来源", self.labels.get("source")),
+            ("meta:ContentSource", self.meta.get("ContentSource")),
+        )
+
+    @cached_property
+    def author(self) -> str | None:
+        author = self.labels.get("author")
+        return self._pick("author", ("label:作者", None if anonymous(author) else author))
+
+    @cached_property
+    def editor(self) -> str | None:
+        return self._pick(
+            "editor",
+            ("label:责任编辑", self.labels.get("editor")),
+            ("label:责任编辑", find_editor(self.page.lines)),
+        )
+
+    @cached_property
+    def category(self) -> str | None:
+        crumbs = self.breadcrumb[1] if self.breadcrumb else []
+        return self._pick(
             "category",
-            ("meta:ColumnName", meta.get("ColumnName")),
-            ("breadcrumb", category_from_breadcrumb(breadcrumb[1]) if breadcrumb else None),
-        ),
-        declared_original_url=declared,
-        body_text=content.text,
-        body_html=content.html,
-        images=content.images,
-        attachments=content.attachments,
-        fetched_at=fetched_at,
-        provenance=dict(why),
-    )
+            ("meta:ColumnName", self.meta.get("ColumnName")),
+            ("breadcrumb", category_from_breadcrumb(crumbs)),
+        )
+
+    @cached_property
+    def declared_original_url(self) -> str | None:
+        source_href = self.info.source_href if self.info else None
+        return self._pick(
+            "declared_original_url",
+            ("label:原文链接", self.original_link[1] if self.original_link else None),
+            ("label:来源链接", _foreign_link(self.page, source_href)),
+        )
+
+    @cached_property
+    def container(self) -> _Element:
+        """The element holding the body: the CMS's, or the densest text block."""
+        self.provenance["body_text"] = f"cms:{self.cms.name}" if self.cms else "density"
+        return self.cms.body if self.cms else bodies.find_body(self.page)
+
+    @cached_property
+    def body(self) -> tuple[bodies.Body, str | None]:
+        """The cleaned body and the 原标题 it gave. Cuts the page's tree: call last."""
+        container = self.container
+        _, title_element = self.title_and_element
+        bodies.remove_elements(
+            container,
+            [
+                title_element,
+                self.info.element if self.info else None,
+                self.breadcrumb[0] if self.breadcrumb else None,
+            ],
+        )
+        bodies.cut_boilerplate(container, [self.original_link[0]] if self.original_link else [])
+        original_title = _take_original_title(container)
+        bodies.remove_lines(container, _EDITOR_LINE)
+        blocks = [
+            *(self.cms.attachment_blocks if self.cms else ()),
+            *bodies.attachment_blocks(self.page),
+        ]
+        return bodies.render(self.page, container, blocks), original_title
+
+    # --- the record ----------------------------------------------------------------
+
+    def check_is_article(self) -> None:
+        """Raise ErrorPage or NotAnArticle when the page holds no article."""
+        check_not_error_page(self.page, self.info is not None)
+        if not self.title:
+            raise NotAnArticle("no article title found")
+        if self.published_at is None:
+            raise NotAnArticle("no publication date found")
+        if self.breadcrumb and self.title in self.breadcrumb[1][-1:]:
+            raise NotAnArticle(f"the heading {self.title!r} names the column (a listing page)")
+        if not self.cms and bodies.link_density(self.container) > 0.5:
+            raise NotAnArticle("the densest text block is mostly links (a listing page)")
+        if bodies.footer_share(visible_lines(self.container)) > 0.5:
+            raise NotAnArticle("the only text block is the site footer")
+
+    def to_article(
+        self, *, kind: Kind | None = None, fetched_at: datetime | None = None
+    ) -> Article:
+        """The article record; raises an ExtractionError subclass when there is none."""
+        self.check_is_article()
+        fields = {
+            "source_name": self.source_name,
+            "author": self.author,
+            "editor": self.editor,
+            "category": self.category,
+            "declared_original_url": self.declared_original_url,
+        }
+        content, original_title = self.body
+        if len(content.text) < _MIN_BODY:
+            raise ExtractionError(f"body text too short ({len(content.text)} characters)")
+        self._pick("original_title", ("label:原标题", original_title))
+        return Article(
+            url=self.page.url,
+            site=self.page.host,
+            kind=kind or kind_of(self.page.url),
+            title=self.title,
+            published_at=self.published_at,
+            original_title=original_title,
+            body_text=content.text,
+            body_html=content.html,
+            images=content.images,
+            attachments=content.attachments,
+            fetched_at=fetched_at,
+            provenance=dict(self.provenance),
+            **fields,
+        )
 
 
-def _title(
-    page: Page, meta: dict[str, str], cms: CmsParts | None, info: InfoLine | None, why: _Provenance
-) -> tuple[_Element | None, str]:
-    """The title element and text: CMS markup, then a heading that matches <title> or meta."""
-    if cms and cms.title is not None and (text := visible_text(cms.title)):
-        why["title"] = f"cms:{cms.name}"
-        return cms.title, text
-    references = [
-        meta.get("ArticleTitle", ""),
-        page.head_title,
-        *_TITLE_SPLIT.split(page.head_title),
-    ]
-    references = [ref for ref in references if len(ref) >= 4]
-    best: tuple[float, _Element, str] | None = None
-    before_info = True
-    for element in page.iter_elements():
-        if info is not None and element is info.element:
-            before_info = False
-        if not _looks_like_heading(element):
-            continue
-        text = visible_text(element)
-        if not 4 <= len(text) <= 120:
-            continue
-        score = max((_overlap(text, ref) for ref in references), default=0.0)
-        score += 0.2 if before_info else 0.0
-        score += 0.1 if tag_of(element) in ("h1", "h2") else 0.0
-        if best is None or score > best[0]:
-            best = (score, element, text)
-    if best is not None and best[0] >= 0.5:
-        why["title"] = "heading"
-        return best[1], best[2]
-    if meta.get("ArticleTitle"):
-        why["title"] = "meta:ArticleTitle"
-        return None, meta["ArticleTitle"]
-    segments = [ref for ref in _TITLE_SPLIT.split(page.head_title) if len(ref) >= 4]
-    if segments:
-        why["title"] = "head:title"
-        return None, segments[0]
-    return None, ""
+def _same_text(a: str, b: str) -> bool:
+    """Equal but for white space, or one contains the other (<title> adds the site name)."""
+    a, b = _NO_SPACE.sub("", a), _NO_SPACE.sub("", b)
+    return bool(a and b) and (a in b or b in a)
 
 
 def _looks_like_heading(element: _Element) -> bool:
@@ -202,60 +328,6 @@ def _overlap(text: str, reference: str) -> float:
     if reference in text or text in reference:
         return min(len(text), len(reference)) / max(len(text), len(reference))
     return 0.0
-
-
-def _published_at(
-    page: Page,
-    meta: dict[str, str],
-    cms: CmsParts | None,
-    info: InfoLine | None,
-    title_element: _Element | None,
-    listing_date: datetime | None,
-    why: _Provenance,
-) -> datetime | None:
-    """The visible date, made precise by a same-day meta PubDate; a meta that disagrees loses."""
-    visible_signal, visible_text_ = (
-        (f"cms:{cms.name}", cms.date_text)
-        if cms and parse_date(cms.date_text)
-        else ("label:时间", info.values.get("date") if info else None)
-    )
-    visible = parse_date(visible_text_)
-    meta_text = meta.get("PubDate", "")
-    from_meta = parse_date(meta_text)
-    from_url = date_from_url(page.url)
-    same_day = visible and from_meta and visible.date() == from_meta.date()
-    if same_day and has_time(meta_text) and not has_time(visible_text_ or ""):
-        why["published_at"] = "meta:PubDate"
-        return from_meta
-    if visible:
-        why["published_at"] = visible_signal
-        return visible
-    if from_meta and (from_url is None or abs((from_meta - from_url).days) <= 1):
-        why["published_at"] = "meta:PubDate"
-        return from_meta
-    if from_url:
-        why["published_at"] = "url"
-        return from_url
-    if listing_date:
-        why["published_at"] = "listing"
-        return listing_date
-    near_title = _date_near(page, title_element)
-    if near_title:
-        why["published_at"] = "text"
-    return near_title
-
-
-def _date_near(page: Page, title_element: _Element | None, window: int = 8) -> datetime | None:
-    """The first date in the lines just after the title (or at the top of the page)."""
-    lines = visible_lines(page.body())
-    start = 0
-    if title_element is not None:
-        title = visible_text(title_element)
-        start = next((i for i, line in enumerate(lines) if title in line), 0)
-    for line in lines[start : start + window]:
-        if found := parse_date(line):
-            return found
-    return None
 
 
 def _take_original_title(container: _Element) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from govnews.extract.errors import ErrorPage
-from govnews.extract.page import Page, visible_text
+from govnews.extract.page import Page
 
 _CHALLENGE = re.compile(
     r"\$_ts\s*=|__jsluid|安全验证|访问异常|人机验证|访问过于频繁|请开启JavaScript"
@@ -20,7 +20,7 @@ _SHORT = 60
 
 def check_not_error_page(page: Page, has_info_line: bool) -> None:
     """Raise ErrorPage when the page is a challenge, a soft 404 or an empty shell."""
-    body_text = visible_text(page.body())
+    body_text = " ".join(page.lines)
     if len(body_text) < 400 and _CHALLENGE.search(page.html):
         raise ErrorPage("anti-bot challenge page instead of content")
     if _SOFT_404.search(page.head_title):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -196,6 +197,11 @@ class Page:
         """The <body> element (the root when the page has none)."""
         node = self.root.find(".//body")
         return node if node is not None else self.root
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The visible lines of the whole page, as first parsed."""
+        return visible_lines(self.body())
 
     def short_texts(self, limit: int = SHORT_TEXT) -> Iterator[tuple[_Element, str]]:
         """Elements whose visible text is non-empty and at most ``limit`` characters, with it.
