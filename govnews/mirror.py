@@ -56,6 +56,7 @@ from w3lib.url import safe_url_string
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -453,3 +454,17 @@ class MirrorMiddleware:
             request.headers.pop(b"Proxy-Authorization", None)  # meant for a real proxy
         elif scheme not in ("data", "file"):
             raise IgnoreRequest(f"GOVNEWS_MIRROR cannot serve {scheme}: URLs: {request.url}")
+
+
+class MirrorAddon:
+    """Scrapy add-on: a mirrored crawl runs at full speed.
+
+    The snapshot server is on this machine, so the politeness settings meant for
+    real sites (``DOWNLOAD_DELAY``, AutoThrottle) only slow it down. They are
+    turned off above the project's settings, but below ``-s`` on the command line.
+    """
+
+    def update_settings(self, settings: Settings) -> None:
+        if settings.get("GOVNEWS_MIRROR"):
+            settings.set("DOWNLOAD_DELAY", 0, priority="spider")
+            settings.set("AUTOTHROTTLE_ENABLED", False, priority="spider")

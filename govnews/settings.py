@@ -15,6 +15,9 @@ GOVNEWS_BATCH_SIZE = 100
 # Re-request pages whose extraction or download failed in an earlier run.
 GOVNEWS_RETRY_FAILURES = True
 
+ADDONS = {
+    "govnews.mirror.MirrorAddon": 0,
+}
 ITEM_PIPELINES = {
     "govnews.pipelines.ValidatePipeline": 100,
     "govnews.pipelines.StorePipeline": 200,

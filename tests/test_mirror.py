@@ -350,3 +350,23 @@ def test_scrapy_crawl_through_mirror(snapshot: Path, tmp_path: Path) -> None:
     assert not any("/private/" in line for line in served)
     assert "Forbidden by robots.txt: <GET http://www.example.gov.cn/private/secret.html>" in log
     assert "Remote certificate is not valid" not in log
+
+
+def test_addon_drops_politeness_delays_only_for_mirrored_crawls() -> None:
+    from scrapy.settings import Settings
+
+    from govnews.mirror import MirrorAddon
+
+    live = Settings({"DOWNLOAD_DELAY": 0.5, "AUTOTHROTTLE_ENABLED": True}, priority="project")
+    MirrorAddon().update_settings(live)
+    assert live.getfloat("DOWNLOAD_DELAY") == 0.5 and live.getbool("AUTOTHROTTLE_ENABLED")
+
+    mirrored = Settings({"DOWNLOAD_DELAY": 0.5, "GOVNEWS_MIRROR": "data/snapshot"}, "project")
+    MirrorAddon().update_settings(mirrored)
+    assert mirrored.getfloat("DOWNLOAD_DELAY") == 0
+    assert not mirrored.getbool("AUTOTHROTTLE_ENABLED")
+
+    chosen = Settings({"GOVNEWS_MIRROR": "data/snapshot"}, "project")
+    chosen.set("DOWNLOAD_DELAY", 2, priority="cmdline")
+    MirrorAddon().update_settings(chosen)
+    assert chosen.getfloat("DOWNLOAD_DELAY") == 2  # -s on the command line still wins

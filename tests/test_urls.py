@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from govnews.link.urls import site_of, url_key
+from govnews.link.urls import clean_url, site_of, url_key
 
 ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
 ORIGINAL_KEY = "nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
@@ -144,3 +144,18 @@ def test_site_of_is_the_lower_case_host_without_port() -> None:
     assert site_of("HTTP://NYNCJ.Zhangzhou.gov.cn:8080/a.html") == "nyncj.zhangzhou.gov.cn"
     assert site_of("https://www.nmgfzw.cn/") == "www.nmgfzw.cn"
     assert site_of("http://漳州.中国/") == "xn--6rts99a.xn--fiqs8s"
+
+
+@pytest.mark.parametrize(
+    ("url", "clean"),
+    [
+        (
+            "http://NYNCJ.zhangzhou.gov.cn:80/cms/html/zzsnyj/2022-09-20/2101209055.html#content",
+            "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-09-20/2101209055.html",
+        ),
+        ("https://Example.gov.cn:443", "https://example.gov.cn/"),
+        ("http://example.gov.cn:8080/a?b=1&a=2", "http://example.gov.cn:8080/a?b=1&a=2"),
+    ],
+)
+def test_clean_url(url: str, clean: str) -> None:
+    assert clean_url(url) == clean

@@ -10,6 +10,7 @@ from w3lib.url import canonicalize_url, safe_url_string
 
 _SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = frozenset({80, 443})
+_SCHEME_PORTS = {"http": 80, "https": 443}
 _INDEX_PAGES = frozenset({"index.html", "index.htm", "index.shtml"})
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -38,6 +39,18 @@ def url_key(url: str) -> str:
         path = f"{directory}/"
     query = _normalise_escapes(urlsplit(safe_url_string(url.strip())).query)
     return f"{_authority(canonical)}{path}" + (f"?{query}" if query else "")
+
+
+def clean_url(url: str) -> str:
+    """``url`` as a crawler should request it: lower-case host, no default port, no fragment.
+
+    Unlike :func:`url_key` it keeps the scheme and the path as written.
+    """
+    parts = _split(url)
+    port = parts.port
+    host = parts.hostname or ""
+    netloc = host if port is None or port == _SCHEME_PORTS[parts.scheme] else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def site_of(url: str) -> str:

@@ -11,6 +11,7 @@ from scrapy.linkextractors import LinkExtractor
 
 from govnews.extract import kind_of
 from govnews.items import Article
+from govnews.link.urls import clean_url
 from govnews.spiders.base import GovnewsSpider
 
 # Paths a reader never needs for news: accounts, search, feeds, printing, ads, downloads.
@@ -61,7 +62,9 @@ class NmgfzwSpider(GovnewsSpider):
             yield article
             original = article.declared_original_url
             if self.follow_originals and original and kind_of(original) == "gov":
-                yield self.request(original, self.parse_original, meta={"allow_offsite": True})
+                yield self.request(
+                    clean_url(original), self.parse_original, meta={"allow_offsite": True}
+                )
         for link in self.links.extract_links(response):
             yield self.request(link.url, self.parse)
 

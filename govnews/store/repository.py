@@ -40,8 +40,9 @@ class Repository:
     def save_article(self, article: items.Article) -> SaveResult:
         """Insert or update ``article``, keyed by the URL key of its final URL.
 
-        The status is ``unchanged`` when every stored field is equal (then only
-        ``fetched_at`` is refreshed), ``updated`` when anything differs.
+        The status is ``updated`` when a field of the content differs, else
+        ``unchanged``: another spelling of the URL or another way of finding the
+        same values (``provenance``) is stored but is no change.
         The final URL and every redirect URL are registered as the article's
         URLs (taken over from another article if need be), and open failures
         of those URLs are resolved. Flushes, never commits.
@@ -56,13 +57,17 @@ class Repository:
             row = models.Article(url_key=key, first_seen_at=now, updated_at=now, **values)
             self.session.add(row)
             status: SaveStatus = "new"
-        elif all(getattr(row, name) == value for name, value in values.items()):
-            status = "unchanged"
         else:
+            changed = any(
+                getattr(row, name) != value
+                for name, value in values.items()
+                if name not in _NOT_CONTENT
+            )
             for name, value in values.items():
                 setattr(row, name, value)
-            row.updated_at = now
-            status = "updated"
+            if changed:
+                row.updated_at = now
+            status = "updated" if changed else "unchanged"
         row.fetched_at = article.fetched_at or now
         self.session.flush()
 
@@ -191,6 +196,10 @@ class Repository:
         )
         for failure in failures:
             failure.resolved_at = now
+
+
+# Stored on every save but not a change of the article: how it was reached and read.
+_NOT_CONTENT = frozenset({"url", "provenance"})
 
 
 def _stored_values(article: items.Article) -> dict[str, Any]:
