@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from govnews.link.urls import url_key
 from govnews.store.models import Article, ArticleUrl, CrawlRun, PageFailure, Repost
-from tests.conftest import SEED_ORIGINAL, SEED_REPOST, expected_records
+from tests.conftest import (
+    ROOT,
+    SEED_ORIGINAL,
+    SEED_REPOST,
+    SNAPSHOT,
+    expected_records,
+    snapshot_file,
+)
 
 UNLISTED_ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2021-11-05/1986541203.html"
 Crawl = Callable[..., object]
@@ -64,8 +75,15 @@ def test_government_first_then_portal(crawl: Crawl, crawl_engine: Engine) -> Non
     assert_seed_linked(crawl_engine)
 
 
-def test_repost_brings_its_unlisted_original(crawl: Crawl, crawl_engine: Engine) -> None:
-    crawl("nmgfzw")
+def test_repost_brings_its_unlisted_original(
+    crawl: Crawl, crawl_engine: Engine, tmp_path: Path
+) -> None:
+    feed = tmp_path / "articles.jsonl"
+    crawl("nmgfzw", "-O", str(feed))
+    records = {record["url"]: record for record in map(json.loads, feed.read_text().splitlines())}
+    assert records[UNLISTED_ORIGINAL]["kind"] == "gov"
+    assert records[SEED_REPOST]["published_at"] == "2022-08-18T00:00:00+08:00"
+    assert records[SEED_REPOST]["declared_original_url"] == SEED_ORIGINAL
     with Session(crawl_engine) as session:
         original = article(session, UNLISTED_ORIGINAL)
         assert original is not None and original.kind == "gov"
@@ -130,14 +148,31 @@ def test_failed_pages_are_recorded_and_retried(crawl: Crawl, crawl_engine: Engin
     assert "Failed" in done.stderr
 
 
-@pytest.mark.parametrize("spider", ["nmgfzw", "zhangzhou"])
-def test_scrapy_list_shows_spider(spider: str) -> None:
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
+def test_scrapy_list_shows_the_spiders() -> None:
     listed = subprocess.run(
         [sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True
     )
-    assert spider in listed.stdout.split()
+    assert {"nmgfzw", "zhangzhou"} <= set(listed.stdout.split())
+
+
+def test_changed_page_updates_its_row(crawl: Crawl, crawl_engine: Engine, tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(SNAPSHOT, snapshot)
+    crawl("zhangzhou", "-s", f"GOVNEWS_MIRROR={snapshot}")
+    with Session(crawl_engine) as session:
+        before = article(session, SEED_ORIGINAL)
+        assert before is not None
+        fingerprint, row_id = before.fingerprint, before.id
+    page = snapshot_file(SEED_ORIGINAL).relative_to(SNAPSHOT)
+    html = (snapshot / page).read_text(encoding="utf-8")
+    (snapshot / page).write_text(
+        html.replace("作表态发言。", "作表态发言。会议要求抓好落实。"), "utf-8"
+    )
+    crawl("zhangzhou", "-s", f"GOVNEWS_MIRROR={snapshot}")
+    with Session(crawl_engine) as session:
+        after = article(session, SEED_ORIGINAL)
+        assert after is not None and after.id == row_id
+        assert after.fingerprint != fingerprint
+        assert after.body_text.endswith("会议要求抓好落实。")
+        last_run = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+        assert last_run.items_updated == 1 and last_run.items_new == 0
