@@ -33,10 +33,12 @@ class CrawlDatabase:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.url: str = crawler.settings.get("GOVNEWS_DATABASE_URL")
         self.batch_size = max(1, crawler.settings.getint("GOVNEWS_BATCH_SIZE", 100))
         self.counts: Counter[str] = Counter()
-        self.session: Session | None = None
+        # Connecting here, while components are built, stops a crawl with a bad
+        # GOVNEWS_DATABASE_URL before it fetches anything.
+        engine = open_database(crawler.settings.get("GOVNEWS_DATABASE_URL"))
+        self.session: Session | None = session_factory(engine)()
         self.run: CrawlRun | None = None
         self._pending = 0
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -54,23 +56,24 @@ class CrawlDatabase:
 
     @property
     def repository(self) -> Repository:
-        """Reads and writes within the open session."""
-        if self.session is None:
-            raise RuntimeError("the crawl database is not open (spider not opened yet)")
-        return Repository(self.session)
+        """Reads and writes within the crawl's session."""
+        return Repository(self._open_session())
 
-    def open(self, spider_name: str) -> None:
-        """Connect, create the schema if needed and start the run record."""
-        if self.session is not None:
-            return
-        engine = open_database(self.url)
-        self.session = session_factory(engine)()
-        self.run = self.repository.start_run(spider_name)
-        self.session.commit()
-        logger.info("Storing into %s (run %s)", engine.url.render_as_string(), self.run.id)
+    def _open_session(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("the crawl database is closed (the spider has closed)")
+        return self.session
+
+    def start_run(self, spider_name: str) -> None:
+        """Record the start of this run (once, however often asked)."""
+        if self.run is None:
+            self.run = self.repository.start_run(spider_name)
+            self._open_session().commit()
+            url = self._open_session().get_bind().url.render_as_string()
+            logger.info("Storing into %s (run %s)", url, self.run.id)
 
     def spider_opened(self, spider: Spider) -> None:
-        self.open(spider.name)
+        self.start_run(spider.name)
 
     def note(self, outcome: str, number: int = 1) -> None:
         """Count outcomes (new, updated, unchanged, failures, links) of this run."""
@@ -78,9 +81,7 @@ class CrawlDatabase:
 
     def savepoint(self) -> SessionTransaction:
         """A nested transaction: one item's writes, undone alone if they fail."""
-        if self.session is None:
-            raise RuntimeError("the crawl database is not open (spider not opened yet)")
-        return self.session.begin_nested()
+        return self._open_session().begin_nested()
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         self._one_more()
@@ -95,9 +96,10 @@ class CrawlDatabase:
     def page_failed(
         self, url: str, stage: str, reason: str, spider: Spider, callback: str | None = None
     ) -> None:
-        self.repository.record_failure(
-            url, spider=spider.name, stage=stage, reason=reason, callback=callback
-        )
+        with self.savepoint():
+            self.repository.record_failure(
+                url, spider=spider.name, stage=stage, reason=reason, callback=callback
+            )
         self.note("failures")
         self._one_more()
 
@@ -121,7 +123,7 @@ class CrawlDatabase:
         requests = stats.get_value("downloader/request_count", 0) if stats else 0
         self.repository.finish_run(
             self.run,
-            status="finished" if reason == "finished" else "failed",
+            status="finished" if reason == "finished" else "stopped",
             finish_reason=reason,
             counts={
                 "requests": requests,

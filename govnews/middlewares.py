@@ -33,7 +33,7 @@ class RetryFailedPagesMiddleware:
             yield item_or_request
         spider = self.crawler.spider
         database = CrawlDatabase.of(self.crawler)
-        database.open(spider.name)
+        database.start_run(spider.name)
         for failure in database.repository.open_failures(spider.name):
             yield self.retry_request(spider, failure.url, failure.callback)
 

@@ -52,8 +52,8 @@ class ValidatePipeline:
         return item
 
 
-class StorePipeline:
-    """Upsert the article by its normalised URL (no new row for a page seen before)."""
+class _DatabasePipeline:
+    """A pipeline that writes through the crawl's shared :class:`CrawlDatabase`."""
 
     def __init__(self, database: CrawlDatabase) -> None:
         self.database = database
@@ -61,6 +61,10 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(CrawlDatabase.of(crawler))
+
+
+class StorePipeline(_DatabasePipeline):
+    """Upsert the article by its normalised URL (no new row for a page seen before)."""
 
     def process_item(self, item: Any) -> Any:
         try:
@@ -72,15 +76,8 @@ class StorePipeline:
         return item
 
 
-class LinkPipeline:
+class LinkPipeline(_DatabasePipeline):
     """Link a repost to the original its declared URL names, and complete links waiting for it."""
-
-    def __init__(self, database: CrawlDatabase) -> None:
-        self.database = database
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(CrawlDatabase.of(crawler))
 
     def process_item(self, item: Any) -> Any:
         repository = self.database.repository

@@ -6,14 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from govnews.store.database import open_database
+from govnews.store.database import open_database, session_factory
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "data" / "snapshot"
@@ -89,6 +90,21 @@ def crawl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
     run.database_url = database  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """An empty in-memory govnews database."""
+    engine = open_database("sqlite://")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on :func:`engine`."""
+    with session_factory(engine)() as session:
+        yield session
 
 
 @pytest.fixture

@@ -176,3 +176,10 @@ def test_changed_page_updates_its_row(crawl: Crawl, crawl_engine: Engine, tmp_pa
         assert after.body_text.endswith("会议要求抓好落实。")
         last_run = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
         assert last_run.items_updated == 1 and last_run.items_new == 0
+
+
+def test_unusable_database_stops_the_crawl_before_any_request(crawl: Crawl) -> None:
+    done = crawl("zhangzhou", "-s", "GOVNEWS_DATABASE_URL=nosuch://db", check=False)
+    assert done.returncode != 0
+    assert "nosuch" in done.stderr
+    assert "Crawled (200)" not in done.stderr

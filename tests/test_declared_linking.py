@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from govnews.items import Article
 from govnews.link.declared import link_declared
-from govnews.store import Repository, models, open_database, session_factory
+from govnews.store import Repository, models, session_factory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TITLE = "漳州召开2022年度全国文明城市创建工作动员会"
@@ -55,19 +54,6 @@ def portal_article(url: str = REPOST, declared: str | None = ORIGINAL, **changes
     }
     fields.update(changes)
     return Article(**fields)
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    engine = open_database("sqlite://")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as session:
-        yield session
 
 
 def store(session: Session, article: Article) -> tuple[models.Article, list[models.Repost]]:

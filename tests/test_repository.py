@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,19 +45,6 @@ def make_article(url: str = GOV_URL, **changes: Any) -> Article:
     }
     fields.update(changes)
     return Article(**fields)
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    engine = open_database("sqlite://")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as session:
-        yield session
 
 
 @pytest.fixture
