@@ -182,4 +182,4 @@ def test_unusable_database_stops_the_crawl_before_any_request(crawl: Crawl) -> N
     done = crawl("zhangzhou", "-s", "GOVNEWS_DATABASE_URL=nosuch://db", check=False)
     assert done.returncode != 0
     assert "nosuch" in done.stderr
-    assert "Crawled (200)" not in done.stderr
+    assert "downloader/request_count" not in done.stderr  # nothing was fetched
