@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,11 @@ from govnews.signals import page_failed
 
 class GovnewsSpider(Spider):
     """A spider that turns article pages into :class:`Article` items and reports every failure."""
+
+    async def start(self) -> AsyncIterator[Request]:
+        """The start URLs, with failures recorded like every other request."""
+        for url in self.start_urls:
+            yield self.request(url, self.parse)
 
     def record_failure(
         self, url: str, stage: str, reason: str, request: Request | None = None

@@ -49,10 +49,6 @@ class NmgfzwSpider(GovnewsSpider):
         #: ``-a follow_originals=false`` leaves declared originals to the government spiders.
         self.follow_originals = str(follow_originals).lower() not in ("0", "false", "no")
 
-    async def start(self) -> Any:
-        for url in self.start_urls:
-            yield self.request(url, self.parse)
-
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Article | Request]:
         """Any on-site page: yield its article if it is one, then follow its links."""
         if not isinstance(response, TextResponse):
@@ -62,11 +58,18 @@ class NmgfzwSpider(GovnewsSpider):
             yield article
             original = article.declared_original_url
             if self.follow_originals and original and kind_of(original) == "gov":
-                yield self.request(
-                    clean_url(original), self.parse_original, meta={"allow_offsite": True}
-                )
+                yield from self.request_original(original)
         for link in self.links.extract_links(response):
             yield self.request(link.url, self.parse)
+
+    def request_original(self, url: str) -> Iterator[Request]:
+        """A request for a declared government original (any host, however it was spelled)."""
+        try:
+            cleaned = clean_url(url)
+        except ValueError as exc:
+            self.logger.warning("Declared original %r cannot be requested: %s", url, exc)
+            return
+        yield self.request(cleaned, self.parse_original, meta={"allow_offsite": True})
 
     def parse_original(self, response: Response) -> Iterator[Article]:
         """The government original a repost declared; an article is expected there."""

@@ -36,10 +36,6 @@ class ZhangzhouSpider(GovnewsSpider):
         self.allowed_domains = list(self.hosts)
         self.start_urls = [f"http://{host}/" for host in self.hosts]
 
-    async def start(self) -> Any:
-        for url in self.start_urls:
-            yield self.request(url, self.parse)
-
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | Article]:
         """Any page of the site: dispatch columns and articles by the CMS's URL scheme."""
         path = urlsplit(response.url).path
@@ -50,8 +46,8 @@ class ZhangzhouSpider(GovnewsSpider):
         else:
             yield from self.follow_site_links(response)
 
-    def follow_site_links(self, response: Response) -> Iterator[Request]:
-        """From a home or navigation page: every column list and article of this site."""
+    def follow_site_links(self, response: Response, articles: bool = True) -> Iterator[Request]:
+        """From a home or navigation page: every column list (and article) of this site."""
         if not isinstance(response, TextResponse):
             return
         for href in response.css("a::attr(href)").getall():
@@ -61,19 +57,18 @@ class ZhangzhouSpider(GovnewsSpider):
                 continue
             if COLUMN_PATH.match(parts.path):
                 yield self.request(url, self.parse_column)
-            elif ARTICLE_PATH.match(parts.path):
+            elif articles and ARTICLE_PATH.match(parts.path):
                 yield self.request(url, self.parse_article, cb_kwargs={"kind": "gov"})
 
     def parse_column(self, response: Response, first_page: bool = True) -> Iterator[Request]:
         """A column list page: its articles (with the listed date) and, from page 1, pages 2..N."""
         if not isinstance(response, TextResponse):
             return
-        items = response.css("ul#resources li")
-        if not items:
+        if not response.css("ul#resources"):
             reason = "column page without ul#resources"
             self.record_failure(response.url, "extract", reason, response.request)
             return
-        for item in items:
+        for item in response.css("ul#resources li"):
             href = item.css("a::attr(href)").get()
             if not href:
                 continue
@@ -85,6 +80,7 @@ class ZhangzhouSpider(GovnewsSpider):
             )
         if first_page:
             yield from self.other_pages(response)
+            yield from self.follow_site_links(response, articles=False)  # columns' side menus
 
     def other_pages(self, response: TextResponse) -> Iterator[Request]:
         """Pages 2..N of a column: ``/cms/sitemanage/index.shtml?siteId=…&page=N``."""
