@@ -37,8 +37,8 @@ class CrawlDatabase:
         self.counts: Counter[str] = Counter()
         # Connecting here, while components are built, stops a crawl with a bad
         # GOVNEWS_DATABASE_URL before it fetches anything.
-        engine = open_database(crawler.settings.get("GOVNEWS_DATABASE_URL"))
-        self.session: Session | None = session_factory(engine)()
+        self.engine = open_database(crawler.settings.get("GOVNEWS_DATABASE_URL"))
+        self.session: Session | None = session_factory(self.engine)()
         self.run: CrawlRun | None = None
         self._pending = 0
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -69,8 +69,8 @@ class CrawlDatabase:
         if self.run is None:
             self.run = self.repository.start_run(spider_name)
             self._open_session().commit()
-            url = self._open_session().get_bind().url.render_as_string()
-            logger.info("Storing into %s (run %s)", url, self.run.id)
+            where = self.engine.url.render_as_string()
+            logger.info("Storing into %s (run %s)", where, self.run.id)
 
     def spider_opened(self, spider: Spider) -> None:
         self.start_run(spider.name)

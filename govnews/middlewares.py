@@ -32,6 +32,7 @@ class RetryFailedPagesMiddleware:
         async for item_or_request in start:
             yield item_or_request
         spider = self.crawler.spider
+        assert spider is not None, "start requests are asked for once the spider exists"
         database = CrawlDatabase.of(self.crawler)
         database.start_run(spider.name)
         for failure in database.repository.open_failures(spider.name):

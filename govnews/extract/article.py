@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from lxml.etree import _Element
+from lxml.html import HtmlElement
 
 from govnews.extract import body as bodies
 from govnews.extract.challenge import check_not_error_page
@@ -103,17 +103,17 @@ class ArticlePage:
         return match_cms(self.page)
 
     @cached_property
-    def breadcrumb(self) -> tuple[_Element, list[str]] | None:
+    def breadcrumb(self) -> tuple[HtmlElement, list[str]] | None:
         return find_breadcrumb(self.page)
 
     @cached_property
-    def original_link(self) -> tuple[_Element, str] | None:
+    def original_link(self) -> tuple[HtmlElement, str] | None:
         return find_original_url(self.page)
 
     # --- fields ----------------------------------------------------------------
 
     @cached_property
-    def title_and_element(self) -> tuple[str, _Element | None]:
+    def title_and_element(self) -> tuple[str, HtmlElement | None]:
         """The title, and the element that shows it (to be cut from the body)."""
         heading = self.cms.title if self.cms and self.cms.title is not None else self._heading()
         shown = visible_text(heading) if heading is not None else ""
@@ -132,12 +132,12 @@ class ArticlePage:
     def title(self) -> str:
         return self.title_and_element[0]
 
-    def _heading(self) -> _Element | None:
+    def _heading(self) -> HtmlElement | None:
         """The heading that best matches <title> or meta ArticleTitle, best above the info line."""
         head = self.page.head_title
         references = [self.meta.get("ArticleTitle", ""), head, *_TITLE_SPLIT.split(head)]
         references = [ref for ref in references if len(ref) >= 4]
-        best: tuple[float, _Element] | None = None
+        best: tuple[float, HtmlElement] | None = None
         before_info = True
         for element in self.page.iter_elements():
             if self.info is not None and element is self.info.element:
@@ -192,11 +192,14 @@ class ArticlePage:
 
     @cached_property
     def source_name(self) -> str | None:
+        """来源: the meta tag when the page shows the same, else what the page shows."""
+        shown = (self.cms.source if self.cms else None) or self.labels.get("source")
+        meta = self.meta.get("ContentSource")
         return self._pick(
             "source_name",
+            ("meta:ContentSource", meta if meta and (not shown or meta == shown) else None),
             (f"cms:{self.cms.name}" if self.cms else "", self.cms.source if self.cms else None),
             ("label:来源", self.labels.get("source")),
-            ("meta:ContentSource", self.meta.get("ContentSource")),
         )
 
     @cached_property
@@ -231,7 +234,7 @@ class ArticlePage:
         )
 
     @cached_property
-    def container(self) -> _Element:
+    def container(self) -> HtmlElement:
         """The element holding the body: the CMS's, or the densest text block."""
         self.provenance["body_text"] = f"cms:{self.cms.name}" if self.cms else "density"
         return self.cms.body if self.cms else bodies.find_body(self.page)
@@ -279,13 +282,9 @@ class ArticlePage:
     ) -> Article:
         """The article record; raises an ExtractionError subclass when there is none."""
         self.check_is_article()
-        fields = {
-            "source_name": self.source_name,
-            "author": self.author,
-            "editor": self.editor,
-            "category": self.category,
-            "declared_original_url": self.declared_original_url,
-        }
+        # Read all that looks at the whole page before the body is cut out of it.
+        source, author, editor = self.source_name, self.author, self.editor
+        category, declared = self.category, self.declared_original_url
         content, original_title = self.body
         if len(content.text) < _MIN_BODY:
             raise ExtractionError(f"body text too short ({len(content.text)} characters)")
@@ -302,8 +301,12 @@ class ArticlePage:
             images=content.images,
             attachments=content.attachments,
             fetched_at=fetched_at,
+            source_name=source,
+            author=author,
+            editor=editor,
+            category=category,
+            declared_original_url=declared,
             provenance=dict(self.provenance),
-            **fields,
         )
 
 
@@ -313,7 +316,7 @@ def _same_text(a: str, b: str) -> bool:
     return bool(a and b) and (a in b or b in a)
 
 
-def _looks_like_heading(element: _Element) -> bool:
+def _looks_like_heading(element: HtmlElement) -> bool:
     tag = tag_of(element)
     if tag in ("h1", "h2", "h3", "h4"):
         return True
@@ -330,7 +333,7 @@ def _overlap(text: str, reference: str) -> float:
     return 0.0
 
 
-def _take_original_title(container: _Element) -> str | None:
+def _take_original_title(container: HtmlElement) -> str | None:
     """Remove a ``原标题:…`` line from the body and return the title it gives."""
     for node in container.iter():
         text = visible_text(node) if isinstance(node.tag, str) else ""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import lxml.html
-from lxml.etree import _Element
+from lxml.html import HtmlElement
 
 from govnews.extract.page import (
     BLOCK_TAGS,
@@ -20,6 +20,7 @@ from govnews.extract.page import (
     visible_lines,
     visible_text,
 )
+from govnews.items import Attachment
 
 # A line that starts with one of these ends the article: what follows is chrome.
 TERMINATOR = re.compile(
@@ -78,10 +79,10 @@ class Body:
     text: str
     html: str
     images: list[str] = field(default_factory=list)
-    attachments: list[dict[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
-def _own_inline_text(element: _Element) -> tuple[str, int]:
+def _own_inline_text(element: HtmlElement) -> tuple[str, int]:
     """Text of ``element`` outside its block children (<br> is inline), and its link text length."""
     parts = [element.text or ""]
     link = len(clean_space(element.text or "")) if tag_of(element) == "a" else 0
@@ -98,9 +99,9 @@ def _own_inline_text(element: _Element) -> tuple[str, int]:
     return clean_space("".join(parts)), link
 
 
-def find_body(page: Page) -> _Element:
+def find_body(page: Page) -> HtmlElement:
     """The element that holds most of the page's running text (punctuation-weighted density)."""
-    scores: dict[_Element, float] = {}
+    scores: dict[HtmlElement, float] = {}
     for element in page.iter_elements():
         tag = tag_of(element)
         if tag not in BLOCK_TAGS or tag in ("body", "html", "br"):
@@ -129,14 +130,14 @@ def footer_share(lines: list[str]) -> float:
     return footer / len(lines) if lines else 0.0
 
 
-def link_density(element: _Element) -> float:
+def link_density(element: HtmlElement) -> float:
     """Share of the element's visible text that is link text."""
     text = len(visible_text(element)) or 1
     links = sum(len(visible_text(a)) for a in element.iter("a"))
     return min(links / text, 1.0)
 
 
-def _cut_from(container: _Element, node: _Element, keep_node: bool) -> None:
+def _cut_from(container: HtmlElement, node: HtmlElement, keep_node: bool) -> None:
     """Remove ``node`` (only its tail with ``keep_node``) and all after it inside ``container``."""
     current = node
     while current is not container and current.getparent() is not None:
@@ -149,7 +150,7 @@ def _cut_from(container: _Element, node: _Element, keep_node: bool) -> None:
         node.getparent().remove(node)
 
 
-def cut_boilerplate(container: _Element, extra_starts: Iterable[_Element] = ()) -> None:
+def cut_boilerplate(container: HtmlElement, extra_starts: Iterable[HtmlElement] = ()) -> None:
     """Cut the container at the first line that starts the page's chrome (免责声明, 上一篇 …)."""
     starts = set(extra_starts)
     for node in container.iter():
@@ -167,7 +168,7 @@ def cut_boilerplate(container: _Element, extra_starts: Iterable[_Element] = ()) 
             return
 
 
-def _starts_mid_line(node: _Element) -> bool:
+def _starts_mid_line(node: HtmlElement) -> bool:
     """True when inline text before ``node`` shares its line (so it does not start a line)."""
     previous = node.getprevious()
     if tag_of(node) in BLOCK_TAGS:
@@ -178,7 +179,7 @@ def _starts_mid_line(node: _Element) -> bool:
     return parent is not None and bool(clean_space(parent.text or ""))
 
 
-def remove_elements(container: _Element, elements: Iterable[_Element | None]) -> None:
+def remove_elements(container: HtmlElement, elements: Iterable[HtmlElement | None]) -> None:
     """Drop the given elements (keeping their tail text) where they lie inside ``container``."""
     inside = set(container.iter())
     for element in elements:
@@ -186,7 +187,7 @@ def remove_elements(container: _Element, elements: Iterable[_Element | None]) ->
             element.drop_tree()
 
 
-def remove_lines(container: _Element, pattern: re.Pattern[str]) -> None:
+def remove_lines(container: HtmlElement, pattern: re.Pattern[str]) -> None:
     """Drop the smallest elements whose whole visible text matches ``pattern``."""
     for node in list(container.iter()):
         if is_element(node) and node is not container and node.getparent() is not None:
@@ -201,7 +202,9 @@ def remove_lines(container: _Element, pattern: re.Pattern[str]) -> None:
                 node.drop_tree()
 
 
-def render(page: Page, container: _Element, attachment_blocks: Iterable[_Element] = ()) -> Body:
+def render(
+    page: Page, container: HtmlElement, attachment_blocks: Iterable[HtmlElement] = ()
+) -> Body:
     """Paragraph text, sanitised HTML, images and attachments of a cleaned container."""
     paragraphs = visible_lines(container)
     images = _images(page, container)
@@ -214,7 +217,7 @@ def render(page: Page, container: _Element, attachment_blocks: Iterable[_Element
     )
 
 
-def attachment_blocks(page: Page) -> list[_Element]:
+def attachment_blocks(page: Page) -> list[HtmlElement]:
     """Blocks marked as attachments (附件) by class or id, wherever the template puts them."""
     return page.root.xpath(
         "//*[contains(translate(@class, 'ATCH', 'atch'), 'attach')"
@@ -223,7 +226,7 @@ def attachment_blocks(page: Page) -> list[_Element]:
     )
 
 
-def _images(page: Page, container: _Element) -> list[str]:
+def _images(page: Page, container: HtmlElement) -> list[str]:
     found: list[str] = []
     for img in container.iter("img"):
         src = page.absolute(img.get("src") or img.get("data-src") or img.get("original"))
@@ -232,8 +235,8 @@ def _images(page: Page, container: _Element) -> list[str]:
     return found
 
 
-def _attachments(page: Page, blocks: Iterable[_Element]) -> list[dict[str, str]]:
-    found: list[dict[str, str]] = []
+def _attachments(page: Page, blocks: Iterable[HtmlElement]) -> list[Attachment]:
+    found: list[Attachment] = []
     seen: set[str] = set()
     for block in blocks:
         for link in block.iter("a"):
@@ -248,10 +251,9 @@ def _attachments(page: Page, blocks: Iterable[_Element]) -> list[dict[str, str]]
     return found
 
 
-def _sanitised_html(page: Page, container: _Element) -> str:
-    fragment = lxml.html.fromstring(
-        lxml.html.tostring(container, encoding="unicode", with_tail=False)
-    )
+def _sanitised_html(page: Page, container: HtmlElement) -> str:
+    markup = lxml.html.tostring(container, encoding="unicode", with_tail=False)
+    fragment: HtmlElement = lxml.html.fromstring(markup)
     for node in list(fragment.iter()):
         if not is_element(node):
             if node.getparent() is not None:
@@ -261,7 +263,7 @@ def _sanitised_html(page: Page, container: _Element) -> str:
             node.drop_tree()
             continue
         for name in list(node.attrib):
-            value = node.attrib[name].strip().lower()
+            value = str(node.attrib[name]).strip().lower()
             if name.lower().startswith("on") or value.startswith("javascript:"):
                 del node.attrib[name]
     fragment.make_links_absolute(page.url, resolve_base_href=False, handle_failures="ignore")

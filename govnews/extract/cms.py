@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lxml.etree import _Element
+from lxml.html import HtmlElement
 
 from govnews.extract.page import Page, clean_space, visible_text
 
@@ -15,18 +15,18 @@ class CmsParts:
     """What a CMS rule located on a page (any part may be missing)."""
 
     name: str
-    body: _Element
-    title: _Element | None = None
+    body: HtmlElement
+    title: HtmlElement | None = None
     date_text: str | None = None
     source: str | None = None
-    attachment_blocks: list[_Element] = field(default_factory=list)
+    attachment_blocks: list[HtmlElement] = field(default_factory=list)
 
 
 def _has_class(name: str) -> str:
     return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
-def _first(page: Page, xpath: str) -> _Element | None:
+def _first(page: Page, xpath: str) -> HtmlElement | None:
     found = page.root.xpath(xpath)
     return found[0] if found else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from lxml.etree import _Element
+from lxml.html import HtmlElement
 
 from govnews.extract.dates import DATE_PATTERN
 from govnews.extract.page import Page, clean_space, spaced_text, visible_text
@@ -53,7 +53,7 @@ _NOT_A_CATEGORY = frozenset(
 class InfoLine:
     """The line under a title that says when, from where and by whom."""
 
-    element: _Element
+    element: HtmlElement
     values: dict[str, str] = field(default_factory=dict)
     source_href: str | None = None
 
@@ -81,10 +81,9 @@ def find_info_line(page: Page) -> InfoLine | None:
         if not LABEL_PATTERN.search(text):
             continue
         values = parse_labelled(spaced_text(element))
-        if "date" not in values and "source" in values and DATE_PATTERN.search(text):
-            values["date"] = DATE_PATTERN.search(text).group(
-                0
-            )  # an unlabelled date: 2022.01.20 来源：…
+        unlabelled = DATE_PATTERN.search(text)  # as in "2022.01.20 16:31 来源：河南日报"
+        if "date" not in values and "source" in values and unlabelled:
+            values["date"] = unlabelled.group(0)
         fields = set(values) - {"editor"}
         if len(fields) >= 2 or ("date" in fields and re.search(r"\d{4}", values["date"])):
             best = InfoLine(element=element, values=values)  # later = deeper in document order
@@ -95,7 +94,7 @@ def find_info_line(page: Page) -> InfoLine | None:
     return best
 
 
-def _is_smallest(element: _Element, fields: set[str]) -> bool:
+def _is_smallest(element: HtmlElement, fields: set[str]) -> bool:
     return not any(
         len(set(parse_labelled(spaced_text(child))) - {"editor"}) >= len(fields)
         for child in element
@@ -118,7 +117,7 @@ def anonymous(value: str | None) -> bool:
     return not value or value.strip() in ANONYMOUS
 
 
-def find_original_url(page: Page) -> tuple[_Element, str] | None:
+def find_original_url(page: Page) -> tuple[HtmlElement, str] | None:
     """The element of a 原文链接 line and the URL it declares."""
     for element, text in page.short_texts(400):
         if not ORIGINAL_URL_LABEL.match(text):
@@ -133,7 +132,7 @@ def find_original_url(page: Page) -> tuple[_Element, str] | None:
     return None
 
 
-def _deepest_line(element: _Element, pattern: re.Pattern[str]) -> _Element:
+def _deepest_line(element: HtmlElement, pattern: re.Pattern[str]) -> HtmlElement:
     for child in element:
         if isinstance(child.tag, str) and pattern.match(visible_text(child)):
             return _deepest_line(child, pattern)
@@ -149,7 +148,7 @@ def find_editor(lines: list[str]) -> str | None:
     return None
 
 
-def find_breadcrumb(page: Page) -> tuple[_Element, list[str]] | None:
+def find_breadcrumb(page: Page) -> tuple[HtmlElement, list[str]] | None:
     """The breadcrumb after 您当前所在位置 (or a breadcrumb-classed element) and its items."""
     for element, text in page.short_texts(200):
         label = BREADCRUMB_LABEL.match(text)

@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml.etree import ParserError, _Comment, _Element, _ProcessingInstruction
+from lxml.html import HtmlElement
 
 from govnews.extract.encoding import decode_html
 
@@ -75,12 +76,12 @@ def is_element(node: object) -> bool:
     return isinstance(node, _Element) and not isinstance(node, _Comment | _ProcessingInstruction)
 
 
-def tag_of(element: _Element) -> str:
+def tag_of(element: HtmlElement) -> str:
     """Lower-case tag name, '' for comments and other non-elements."""
     return element.tag.lower() if is_element(element) and isinstance(element.tag, str) else ""
 
 
-def visible_lines(element: _Element) -> list[str]:
+def visible_lines(element: HtmlElement) -> list[str]:
     """The lines a reader sees in ``element``: blocks and <br> break lines; no empty lines."""
     lines: list[str] = []
     current: list[str] = []
@@ -91,7 +92,7 @@ def visible_lines(element: _Element) -> list[str]:
             lines.append(line)
         current.clear()
 
-    def walk(node: _Element) -> None:
+    def walk(node: HtmlElement) -> None:
         tag = tag_of(node)
         if tag in INVISIBLE_TAGS:
             return
@@ -112,12 +113,12 @@ def visible_lines(element: _Element) -> list[str]:
     return lines
 
 
-def visible_text(element: _Element) -> str:
+def visible_text(element: HtmlElement) -> str:
     """All visible text of ``element`` on one line."""
     return " ".join(visible_lines(element))
 
 
-def spaced_text(element: _Element) -> str:
+def spaced_text(element: HtmlElement) -> str:
     """Visible text with a space at every element boundary.
 
     ``<span>来源:法治日报</span><span>作者:林一鸣</span>`` reads as two fields on a
@@ -142,9 +143,9 @@ class Page:
     url: str
     html: str
     encoding: str
-    root: _Element
+    root: HtmlElement
     _meta: dict[str, str] | None = field(default=None, repr=False)
-    _short: list[tuple[_Element, str]] | None = field(default=None, repr=False)
+    _short: list[tuple[HtmlElement, str]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_bytes(
@@ -193,7 +194,7 @@ class Page:
         node = self.root.find(".//title")
         return clean_space(node.text_content()) if node is not None else ""
 
-    def body(self) -> _Element:
+    def body(self) -> HtmlElement:
         """The <body> element (the root when the page has none)."""
         node = self.root.find(".//body")
         return node if node is not None else self.root
@@ -203,7 +204,7 @@ class Page:
         """The visible lines of the whole page, as first parsed."""
         return visible_lines(self.body())
 
-    def short_texts(self, limit: int = SHORT_TEXT) -> Iterator[tuple[_Element, str]]:
+    def short_texts(self, limit: int = SHORT_TEXT) -> Iterator[tuple[HtmlElement, str]]:
         """Elements whose visible text is non-empty and at most ``limit`` characters, with it.
 
         Labelled lines (info line, 原文链接, breadcrumb) are short; computed once per page.
@@ -218,7 +219,7 @@ class Page:
                     self._short.append((element, text))
         return ((element, text) for element, text in self._short if len(text) <= limit)
 
-    def iter_elements(self) -> Iterator[_Element]:
+    def iter_elements(self) -> Iterator[HtmlElement]:
         """Every visible element of the body, in document order."""
         for node in self.body().iter():
             tag = tag_of(node)

@@ -60,13 +60,12 @@ class GovnewsSpider(Spider):
             if expected:
                 self.record_failure(response.url, "extract", "not an HTML page", response.request)
             return None
+        content_type = response.headers.get("Content-Type") or b""
         try:
             article = extract_article(
                 response.body,
                 response.url,
-                headers={
-                    "Content-Type": response.headers.get("Content-Type", b"").decode("latin-1")
-                },
+                headers={"Content-Type": content_type.decode("latin-1")},
                 kind=kind,
                 fetched_at=datetime.now(UTC),
                 **hints,
