@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,6 +24,12 @@ from govnews.extract.meta import usable
         ("2022－08－18 10:20:33", datetime(2022, 8, 18, 10, 20, 33, tzinfo=SHANGHAI)),
         ("发布时间：2022-08-18 09:05 来源：本网", datetime(2022, 8, 18, 9, 5, tzinfo=SHANGHAI)),
         ("2022-02-30 then 2021-01-01", datetime(2021, 1, 1, tzinfo=SHANGHAI)),
+        ("发布日期： 7/5/2005 9:23:57 PM", datetime(2005, 5, 7, 21, 23, 57, tzinfo=SHANGHAI)),
+        ("9/17/2004 5:54:13 AM", datetime(2004, 9, 17, 5, 54, 13, tzinfo=SHANGHAI)),
+        ("发表时间： 06/02/2022 - 13:48", datetime(2022, 2, 6, 13, 48, tzinfo=SHANGHAI)),
+        ("2022-08-18T02:20:00Z", datetime(2022, 8, 18, 2, 20, tzinfo=UTC)),
+        ("2022-08-18T10:20:00+08:00", datetime(2022, 8, 18, 10, 20, tzinfo=SHANGHAI)),
+        ("联系电话：0596-2991234 邮编 363000", None),
         ("浏览次数: 1024", None),
         ("", None),
     ],
@@ -43,7 +49,7 @@ def test_dates_are_shanghai_time() -> None:
         ("http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html", "2022-08-18"),
         ("http://www.nmgfzw.cn/shgz/20220818/24915.html", "2022-08-18"),
         ("http://www.example.gov.cn/xxgk/202208/t20220818_123.html", "2022-08-18"),
-        ("http://www.example.gov.cn/art/2022/8/18/art_1_2.html", None),
+        ("http://rlsbt.zj.gov.cn/art/2022/8/18/art_1229506775_2415123.html", "2022-08-18"),
         ("http://www.example.gov.cn/a.html?d=20220818", None),
     ],
 )

@@ -25,6 +25,7 @@ from govnews.extract.labels import (
     find_editor,
     find_info_line,
     find_original_url,
+    labelled_lines,
 )
 from govnews.extract.meta import gov_meta
 from govnews.extract.page import Page, clean_space, tag_of, visible_lines, visible_text
@@ -32,9 +33,12 @@ from govnews.items import Article, Kind
 
 _TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
 _MIN_BODY = 20
-_EDITOR_LINE = re.compile(r"^[（(]?\s*(?:责任编辑|编辑|责编)\s*[:：]")
 _NO_SPACE = re.compile(r"\s+")
 T = TypeVar("T")
+# Words that say a date on the same line is when the page was published.
+_PUBLISHED = re.compile(
+    r"发表于|发布于|发表时间|发布时间|发布日期|发文日期|成文日期|posted|published", re.IGNORECASE
+)
 
 
 def kind_of(url: str) -> Kind:
@@ -125,8 +129,31 @@ class ArticlePage:
             self.provenance["title"] = f"cms:{self.cms.name}" if self.cms else "heading"
             return shown, heading
         segments = [ref for ref in _TITLE_SPLIT.split(self.page.head_title) if len(ref) >= 4]
-        self.provenance["title"] = "head:title"
-        return (segments[0] if segments else ""), None
+        if segments:
+            self.provenance["title"] = "head:title"
+            return segments[0], None
+        first = self._first_heading()
+        if first is not None:
+            self.provenance["title"] = "heading"
+            return visible_text(first), first
+        above_date = self._line_above_date()
+        self.provenance["title"] = "text" if above_date else "head:title"
+        return above_date or self.page.head_title, None
+
+    def _line_above_date(self, top: int = 40) -> str:
+        """A title-sized line just above the first dated line near the top, or ''."""
+        lines = self.page.lines[:top]
+        for index, line in enumerate(lines[1:], start=1):
+            if parse_date(line) and 5 <= len(lines[index - 1]) <= 80:
+                return lines[index - 1]
+        return ""
+
+    def _first_heading(self) -> HtmlElement | None:
+        """The first h1–h3 with a title-sized text, when nothing names the title."""
+        for element in self.page.iter_elements():
+            if tag_of(element) in ("h1", "h2", "h3") and 4 <= len(visible_text(element)) <= 120:
+                return element
+        return None
 
     @property
     def title(self) -> str:
@@ -178,6 +205,7 @@ class ArticlePage:
             ("url", from_url),
             ("listing", self.listing_date),
             ("text", self._date_near_title()),
+            ("text", self._labelled_date()),
         )
 
     def _date_near_title(self, window: int = 8) -> datetime | None:
@@ -187,6 +215,13 @@ class ArticlePage:
         start = next((i for i, line in enumerate(lines) if title and title in line), 0)
         for line in lines[start : start + window]:
             if found := parse_date(line):
+                return found
+        return None
+
+    def _labelled_date(self) -> datetime | None:
+        """A date anywhere on the page on a line that says it is a publication date."""
+        for line in self.page.lines:
+            if _PUBLISHED.search(line) and (found := parse_date(line)):
                 return found
         return None
 
@@ -200,18 +235,19 @@ class ArticlePage:
             ("meta:ContentSource", meta if meta and (not shown or meta == shown) else None),
             (f"cms:{self.cms.name}" if self.cms else "", self.cms.source if self.cms else None),
             ("label:来源", self.labels.get("source")),
+            ("body:来源", self.body_labels.get("source")),
         )
 
     @cached_property
     def author(self) -> str | None:
-        author = self.labels.get("author")
+        author = self.labels.get("author") or self.body_labels.get("author")
         return self._pick("author", ("label:作者", None if anonymous(author) else author))
 
     @cached_property
     def editor(self) -> str | None:
         return self._pick(
             "editor",
-            ("label:责任编辑", self.labels.get("editor")),
+            ("label:责任编辑", self.labels.get("editor") or self.body_labels.get("editor")),
             ("label:责任编辑", find_editor(self.page.lines)),
         )
 
@@ -234,6 +270,20 @@ class ArticlePage:
         )
 
     @cached_property
+    def metadata_lines(self) -> dict[HtmlElement, dict[str, str]]:
+        """Lines inside the body that only carry fields (来源：新华网 under the text)."""
+        return labelled_lines(self.container)
+
+    @cached_property
+    def body_labels(self) -> dict[str, str]:
+        """The fields of :attr:`metadata_lines`, first value of each."""
+        merged: dict[str, str] = {}
+        for values in self.metadata_lines.values():
+            for name, value in values.items():
+                merged.setdefault(name, value)
+        return merged
+
+    @cached_property
     def container(self) -> HtmlElement:
         """The element holding the body: the CMS's, or the densest text block."""
         self.provenance["body_text"] = f"cms:{self.cms.name}" if self.cms else "density"
@@ -252,9 +302,11 @@ class ArticlePage:
                 self.breadcrumb[0] if self.breadcrumb else None,
             ],
         )
+        bodies.drop_chrome(container)
         bodies.cut_boilerplate(container, [self.original_link[0]] if self.original_link else [])
+        bodies.remove_lines(container, bodies.RELATED)
         original_title = _take_original_title(container)
-        bodies.remove_lines(container, _EDITOR_LINE)
+        bodies.remove_elements(container, self.metadata_lines)
         blocks = [
             *(self.cms.attachment_blocks if self.cms else ()),
             *bodies.attachment_blocks(self.page),
@@ -268,8 +320,6 @@ class ArticlePage:
         check_not_error_page(self.page, self.info is not None)
         if not self.title:
             raise NotAnArticle("no article title found")
-        if self.published_at is None:
-            raise NotAnArticle("no publication date found")
         if self.breadcrumb and self.title in self.breadcrumb[1][-1:]:
             raise NotAnArticle(f"the heading {self.title!r} names the column (a listing page)")
         if not self.cms and bodies.link_density(self.container) > 0.5:

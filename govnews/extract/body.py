@@ -24,51 +24,35 @@ from govnews.items import Attachment
 
 # A line that starts with one of these ends the article: what follows is chrome.
 TERMINATOR = re.compile(
-    r"^[\[【〔(（]?\s*(?:免责声明|版权声明|原文链接|原文地址|上一篇|下一篇|上一条|下一条|相关阅读|相关文章|"
-    r"相关新闻|相关链接|打印本页|打印此页|关闭窗口|分享到|扫一扫|【打印】|【关闭】)"
+    r"^[\[【〔(（]?\s*(?:免责声明|版权声明|原文链接|原文地址|上一篇|下一篇|上一条|下一条|"
+    r"打印本页|打印此页|打印本文|关闭窗口|返回顶部|返回页首|分享到|扫一扫|发送给朋友|"
+    r"发表评论|我要评论|网友评论|【打印】|【关闭】)"
+)
+# The heading of a box of links to other articles, which may stand inside the text.
+RELATED = re.compile(
+    r"^[\[【〔(（]?\s*(?:相关阅读|相关文章|相关新闻|相关报道|相关链接|延伸阅读|推荐阅读|热点推荐|猜你喜欢)"
 )
 # Lines of a site footer: who runs the site, licences, contacts.
 FOOTER = re.compile(
     r"版权所有|ICP备|ICP证|公网安备|主办单位|承办单位|技术支持|网站标识码|网站地图|联系电话|联系我们|"
     r"Copyright|©|主办\s*[|｜]|建议使用.*浏览器|分辨率"
 )
+# Blocks that never hold article text.
+_CHROME_TAGS = frozenset({"nav", "aside", "form", "select", "button", "input", "textarea", "label"})
+_LINK_BLOCK_TAGS = frozenset(
+    {"div", "ul", "ol", "dl", "table", "tbody", "tr", "td", "section", "p", "span", "font"}
+)
+_WORD = re.compile(r"[\w\u3400-\u9fff]")
 _FOOTER_LINE = 100
 _PUNCTUATION = re.compile(r"[，。、；：！？,.;:!?“”]")
 _UNIT_MIN = 10
 _FILE_EXTENSIONS = frozenset(
-    [
-        ".pdf",
-        ".doc",
-        ".docx",
-        ".xls",
-        ".xlsx",
-        ".et",
-        ".wps",
-        ".ppt",
-        ".pptx",
-        ".zip",
-        ".rar",
-        ".7z",
-        ".txt",
-        ".ofd",
-        ".csv",
-        ".jpg.zip",
-    ]
+    {".pdf", ".doc", ".docx", ".xls", ".xlsx", ".et", ".wps", ".ppt", ".pptx", ".zip", ".rar"}
+    | {".7z", ".txt", ".ofd", ".csv"}
 )
-_DROP_TAGS = (
-    "script",
-    "style",
-    "noscript",
-    "iframe",
-    "object",
-    "embed",
-    "form",
-    "input",
-    "button",
-    "select",
-    "textarea",
-    "link",
-    "meta",
+_DROP_TAGS = frozenset(
+    {"script", "style", "noscript", "iframe", "object", "embed", "form", "input", "button"}
+    | {"select", "textarea", "link", "meta"}
 )
 
 
@@ -179,6 +163,25 @@ def _starts_mid_line(node: HtmlElement) -> bool:
     return parent is not None and bool(clean_space(parent.text or ""))
 
 
+def drop_chrome(container: HtmlElement) -> None:
+    """Drop navigation, forms and link lists (今日推荐, 相关报道) nested in the body."""
+    for node in list(container.iter()):
+        if node is container or not is_element(node) or node.getparent() is None:
+            continue
+        if tag_of(node) in _CHROME_TAGS:
+            node.drop_tree()
+    for node in reversed(list(container.iter())):  # innermost first
+        if node is container or not is_element(node) or node.getparent() is None:
+            continue
+        if tag_of(node) in _LINK_BLOCK_TAGS and _is_link_list(node):
+            node.drop_tree()
+
+
+def _is_link_list(element: HtmlElement) -> bool:
+    links = [a for a in element.iter("a") if visible_text(a)]
+    return len(links) >= 3 and link_density(element) > 0.5
+
+
 def remove_elements(container: HtmlElement, elements: Iterable[HtmlElement | None]) -> None:
     """Drop the given elements (keeping their tail text) where they lie inside ``container``."""
     inside = set(container.iter())
@@ -206,7 +209,7 @@ def render(
     page: Page, container: HtmlElement, attachment_blocks: Iterable[HtmlElement] = ()
 ) -> Body:
     """Paragraph text, sanitised HTML, images and attachments of a cleaned container."""
-    paragraphs = visible_lines(container)
+    paragraphs = [line for line in visible_lines(container) if _WORD.search(line)]
     images = _images(page, container)
     attachments = _attachments(page, [container, *attachment_blocks])
     return Body(

@@ -112,6 +112,28 @@ def _source_href(page: Page, info: InfoLine) -> str | None:
     return None
 
 
+_LINE_LABELS = "|".join(FIELD_LABELS["source"] + FIELD_LABELS["author"] + FIELD_LABELS["editor"])
+_FIELD_LINE = re.compile(rf"^[（(【\[]?\s*(?:{_LINE_LABELS}){COLON}")
+_FIELD_LINE_MAX = 60
+
+
+def labelled_lines(container: HtmlElement) -> dict[HtmlElement, dict[str, str]]:
+    """Short lines in the body that only say 来源 / 作者 / 编辑 (metadata, not article text)."""
+    found: dict[HtmlElement, dict[str, str]] = {}
+    for element in container.iter():
+        if element is container or not isinstance(element.tag, str):
+            continue
+        text = visible_text(element)
+        if len(text) > _FIELD_LINE_MAX or not _FIELD_LINE.match(text):
+            continue
+        values = parse_labelled(spaced_text(element).strip("（()）【】[] "))
+        if values:
+            for ancestor in element.iterancestors():  # keep the deepest line only
+                found.pop(ancestor, None)
+            found[element] = values
+    return found
+
+
 def anonymous(value: str | None) -> bool:
     """True for empty author values and 佚名-style placeholders."""
     return not value or value.strip() in ANONYMOUS

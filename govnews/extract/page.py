@@ -9,7 +9,7 @@ from functools import cached_property
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-from lxml.etree import ParserError, _Comment, _Element, _ProcessingInstruction
+from lxml.etree import ParserError, _Element
 from lxml.html import HtmlElement
 
 from govnews.extract.encoding import decode_html
@@ -64,6 +64,8 @@ INVISIBLE_TAGS = frozenset(
 
 SHORT_TEXT = 400
 _SPACE = re.compile(r"[\s\u3000\xa0\u200b\ufeff]+")
+# lxml refuses text that starts with an XML declaration naming an encoding (XHTML pages).
+_XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*>")
 
 
 def clean_space(text: str) -> str:
@@ -73,12 +75,13 @@ def clean_space(text: str) -> str:
 
 def is_element(node: object) -> bool:
     """True for real elements (not comments or processing instructions)."""
-    return isinstance(node, _Element) and not isinstance(node, _Comment | _ProcessingInstruction)
+    return isinstance(node, _Element) and isinstance(node.tag, str)
 
 
 def tag_of(element: HtmlElement) -> str:
-    """Lower-case tag name, '' for comments and other non-elements."""
-    return element.tag.lower() if is_element(element) and isinstance(element.tag, str) else ""
+    """Tag name (the HTML parser lower-cases them), '' for comments and other non-elements."""
+    tag = element.tag
+    return tag if isinstance(tag, str) else ""
 
 
 def visible_lines(element: HtmlElement) -> list[str]:
@@ -114,8 +117,12 @@ def visible_lines(element: HtmlElement) -> list[str]:
 
 
 def visible_text(element: HtmlElement) -> str:
-    """All visible text of ``element`` on one line."""
-    return " ".join(visible_lines(element))
+    """All visible text of ``element`` on one line (white space collapsed).
+
+    Pages are parsed without their scripts and styles, so this is the text
+    content; line breaks between blocks are not marked (see :func:`visible_lines`).
+    """
+    return clean_space(element.text_content())
 
 
 def spaced_text(element: HtmlElement) -> str:
@@ -157,13 +164,15 @@ class Page:
             html, encoding = decode_html(body, content_type)
         else:
             html, encoding = body, "unicode"
-        html = html.replace("\x00", "")
+        html = _XML_DECLARATION.sub("", html.replace("\x00", ""), count=1)
         if not html.strip():
             raise ValueError("empty document")
         try:
             root = lxml.html.document_fromstring(html)
         except (ParserError, ValueError) as exc:
             raise ValueError(f"unparsable HTML: {exc}") from exc
+        for hidden in root.xpath("//body//*[self::script or self::style or self::template]"):
+            hidden.drop_tree()
         return cls(url=url, html=html, encoding=encoding, root=root)
 
     @property

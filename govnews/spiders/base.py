@@ -77,6 +77,11 @@ class GovnewsSpider(Spider):
         except ExtractionError as exc:
             self.record_failure(response.url, exc.stage, exc.reason, response.request)
             return None
+        if article.published_at is None:  # a page without a date is no news article
+            if expected:
+                reason = "no publication date found"
+                self.record_failure(response.url, "extract", reason, response.request)
+            return None
         article.redirect_urls = list(response.meta.get("redirect_urls", []))
         return article
 
