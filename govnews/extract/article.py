@@ -300,10 +300,11 @@ class ArticlePage:
                 title_element,
                 self.info.element if self.info else None,
                 self.breadcrumb[0] if self.breadcrumb else None,
+                *(self.cms.remove if self.cms else ()),
             ],
         )
-        bodies.drop_chrome(container)
         bodies.cut_boilerplate(container, [self.original_link[0]] if self.original_link else [])
+        bodies.drop_chrome(container)
         bodies.remove_lines(container, bodies.RELATED)
         original_title = _take_original_title(container)
         bodies.remove_elements(container, self.metadata_lines)
@@ -333,8 +334,8 @@ class ArticlePage:
         """The article record; raises an ExtractionError subclass when there is none."""
         self.check_is_article()
         # Read all that looks at the whole page before the body is cut out of it.
-        source, author, editor = self.source_name, self.author, self.editor
-        category, declared = self.category, self.declared_original_url
+        published_at, source, author = self.published_at, self.source_name, self.author
+        editor, category, declared = self.editor, self.category, self.declared_original_url
         content, original_title = self.body
         if len(content.text) < _MIN_BODY:
             raise ExtractionError(f"body text too short ({len(content.text)} characters)")
@@ -344,7 +345,7 @@ class ArticlePage:
             site=self.page.host,
             kind=kind or kind_of(self.page.url),
             title=self.title,
-            published_at=self.published_at,
+            published_at=published_at,
             original_title=original_title,
             body_text=content.text,
             body_html=content.html,

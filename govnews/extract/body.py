@@ -170,10 +170,15 @@ def drop_chrome(container: HtmlElement) -> None:
             continue
         if tag_of(node) in _CHROME_TAGS:
             node.drop_tree()
-    for node in reversed(list(container.iter())):  # innermost first
-        if node is container or not is_element(node) or node.getparent() is None:
-            continue
-        if tag_of(node) in _LINK_BLOCK_TAGS and _is_link_list(node):
+    link_lists = [
+        node
+        for node in container.iter()
+        if node is not container and tag_of(node) in _LINK_BLOCK_TAGS and _is_link_list(node)
+    ]
+    for node in link_lists:  # outermost first: a box of links goes with its heading
+        if node.getparent() is not None and not any(
+            ancestor in link_lists for ancestor in node.iterancestors()
+        ):
             node.drop_tree()
 
 
