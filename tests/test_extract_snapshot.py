@@ -146,3 +146,9 @@ def test_soft_404_in_chrome_is_an_error_page() -> None:
     )
     with pytest.raises(ErrorPage):
         extract_article(html, "http://www.nmgfzw.cn/shgz/20220901/1.html")
+
+
+@pytest.mark.parametrize(("status", "reason"), [(412, "anti-bot"), (521, "anti-bot"), (404, "404")])
+def test_error_statuses_are_error_pages(status: int, reason: str) -> None:
+    with pytest.raises(ErrorPage, match=reason):
+        extract_article(snapshot_file(SEED_REPOST).read_bytes(), SEED_REPOST, status=status)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from lxml.html import HtmlElement
 
 from govnews.extract import body as bodies
-from govnews.extract.challenge import check_not_error_page
+from govnews.extract.challenge import check_not_error_page, check_status
 from govnews.extract.cms import CmsParts, match_cms
 from govnews.extract.dates import date_from_url, has_time, parse_date
 from govnews.extract.errors import ExtractionError, NotAnArticle
@@ -55,11 +55,14 @@ def extract_article(
     kind: Kind | None = None,
     fetched_at: datetime | None = None,
     listing_date: datetime | None = None,
+    status: int = 200,
 ) -> Article:
     """Extract the article on a page; raise an ExtractionError subclass with the reason if none.
 
-    ``listing_date`` is the date shown beside the link on the listing that led here.
+    ``listing_date`` is the date shown beside the link on the listing that led here;
+    ``status`` the HTTP status the page came with.
     """
+    check_status(status)
     try:
         page = Page.from_bytes(body, url, headers)
     except ValueError as exc:

@@ -18,6 +18,22 @@ _SOFT_404 = re.compile(
 _SHORT = 60
 
 
+_CHALLENGE_STATUS = frozenset({412, 521})
+
+
+def status_reason(status: int) -> str | None:
+    """Why a response with this HTTP status holds no content, or None for a usable status."""
+    if status in _CHALLENGE_STATUS:
+        return f"anti-bot challenge (HTTP {status})"
+    return f"HTTP {status}" if status >= 400 else None
+
+
+def check_status(status: int) -> None:
+    """Raise ErrorPage for an HTTP status that carries no content (WAF challenges say 412/521)."""
+    if reason := status_reason(status):
+        raise ErrorPage(reason)
+
+
 def check_not_error_page(page: Page, has_info_line: bool) -> None:
     """Raise ErrorPage when the page is a challenge, a soft 404 or an empty shell."""
     body_text = " ".join(page.lines)

@@ -12,6 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from govnews.extract import ExtractionError, NotAnArticle, extract_article
+from govnews.extract.challenge import status_reason
 from govnews.items import Article, Kind
 from govnews.signals import page_failed
 
@@ -42,8 +43,9 @@ class GovnewsSpider(Spider):
         """Errback: record a request that ended in an HTTP error or a download error."""
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(HttpError):
-            response = failure.value.response
-            self.record_failure(request.url, "http", f"HTTP {response.status}", request)
+            status = failure.value.response.status
+            reason = status_reason(status) or f"HTTP {status}"
+            self.record_failure(request.url, "http", reason, request)
         else:
             reason = failure.getErrorMessage() or repr(failure.value)
             self.record_failure(request.url, "download", reason, request)
