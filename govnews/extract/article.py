@@ -32,6 +32,10 @@ from govnews.extract.page import Page, clean_space, tag_of, visible_lines, visib
 from govnews.items import Article, Kind
 
 _TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
+# "…！-新华网", "… - 漳州市人民政府": a site name glued to the end of a title.
+_SITE_SUFFIX = re.compile(
+    r"\s*[-_|｜–—]+\s*[^-_|｜–—\s]{1,12}(?:网|网站|门户|政府|官网|频道|日报|客户端)\s*$"
+)
 _MIN_BODY = 20
 _NO_SPACE = re.compile(r"\s+")
 T = TypeVar("T")
@@ -127,11 +131,11 @@ class ArticlePage:
         meta_title = self.meta.get("ArticleTitle", "")
         if meta_title and _same_text(meta_title, shown or self.page.head_title):
             self.provenance["title"] = "meta:ArticleTitle"
-            return meta_title, heading
+            return _SITE_SUFFIX.sub("", meta_title), heading
         if shown:
             self.provenance["title"] = f"cms:{self.cms.name}" if self.cms else "heading"
-            return shown, heading
-        segments = [ref for ref in _TITLE_SPLIT.split(self.page.head_title) if len(ref) >= 4]
+            return _SITE_SUFFIX.sub("", shown), heading
+        segments = [ref for ref in _TITLE_SPLIT.split(self.page.head_title) if len(ref) >= 2]
         if segments:
             self.provenance["title"] = "head:title"
             return segments[0], None

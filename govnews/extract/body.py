@@ -26,7 +26,7 @@ from govnews.items import Attachment
 TERMINATOR = re.compile(
     r"^[\[【〔(（]?\s*(?:免责声明|版权声明|原文链接|原文地址|上一篇|下一篇|上一条|下一条|"
     r"打印本页|打印此页|打印本文|关闭窗口|返回顶部|返回页首|分享到|扫一扫|发送给朋友|"
-    r"发表评论|我要评论|网友评论|【打印】|【关闭】)"
+    r"发表评论|我要评论|网友评论|纠错|我要纠错|【打印】|【关闭】)"
 )
 # The heading of a box of links to other articles, which may stand inside the text.
 RELATED = re.compile(
