@@ -10,7 +10,7 @@ from lxml.html import HtmlElement
 from govnews.extract.dates import DATE_PATTERN
 from govnews.extract.page import Page, clean_space, spaced_text, visible_text
 
-COLON = r"\s*[:：]\s*"
+COLON = r"\s*[:：丨︱]\s*"
 FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "date": ("发布时间", "发布日期", "发表时间", "更新时间", "时间", "日期"),
     "source": ("信息来源", "文章来源", "本文来源", "来源", "稿源", "转自", "摘自", "出处"),
