@@ -311,7 +311,7 @@ class ArticlePage:
             ],
         )
         bodies.cut_boilerplate(container, [self.original_link[0]] if self.original_link else [])
-        bodies.drop_chrome(container)
+        bodies.drop_chrome(self.page, container)
         bodies.remove_lines(container, bodies.RELATED)
         original_title = _take_original_title(container)
         bodies.remove_elements(container, self.metadata_lines)
@@ -330,7 +330,7 @@ class ArticlePage:
             raise NotAnArticle("no article title found")
         if self.breadcrumb and self.title in self.breadcrumb[1][-1:]:
             raise NotAnArticle(f"the heading {self.title!r} names the column (a listing page)")
-        if not self.cms and bodies.link_density(self.container) > 0.5:
+        if not self.cms and self.page.link_density(self.container) > 0.5:
             raise NotAnArticle("the densest text block is mostly links (a listing page)")
         if bodies.footer_share(visible_lines(self.container)) > 0.5:
             raise NotAnArticle("the only text block is the site footer")

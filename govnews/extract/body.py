@@ -105,20 +105,13 @@ def find_body(page: Page) -> HtmlElement:
                 scores[target] = scores.get(target, 0.0) + score * weight
     if not scores:
         return page.body()
-    return max(scores, key=lambda node: scores[node] * (1 - link_density(node)))
+    return max(scores, key=lambda node: scores[node] * (1 - page.link_density(node)))
 
 
 def footer_share(lines: list[str]) -> float:
     """Share of ``lines`` that read like a site footer."""
     footer = sum(1 for line in lines if len(line) < _FOOTER_LINE and FOOTER.search(line))
     return footer / len(lines) if lines else 0.0
-
-
-def link_density(element: HtmlElement) -> float:
-    """Share of the element's visible text that is link text."""
-    text = len(visible_text(element)) or 1
-    links = sum(len(visible_text(a)) for a in element.iter("a"))
-    return min(links / text, 1.0)
 
 
 def _cut_from(container: HtmlElement, node: HtmlElement, keep_node: bool) -> None:
@@ -163,7 +156,7 @@ def _starts_mid_line(node: HtmlElement) -> bool:
     return parent is not None and bool(clean_space(parent.text or ""))
 
 
-def drop_chrome(container: HtmlElement) -> None:
+def drop_chrome(page: Page, container: HtmlElement) -> None:
     """Drop navigation, forms and link lists (今日推荐, 相关报道) nested in the body."""
     for node in list(container.iter()):
         if node is container or not is_element(node) or node.getparent() is None:
@@ -173,7 +166,7 @@ def drop_chrome(container: HtmlElement) -> None:
     link_lists = [
         node
         for node in container.iter()
-        if node is not container and tag_of(node) in _LINK_BLOCK_TAGS and _is_link_list(node)
+        if node is not container and tag_of(node) in _LINK_BLOCK_TAGS and _is_link_list(page, node)
     ]
     for node in link_lists:  # outermost first: a box of links goes with its heading
         if node.getparent() is not None and not any(
@@ -182,9 +175,10 @@ def drop_chrome(container: HtmlElement) -> None:
             node.drop_tree()
 
 
-def _is_link_list(element: HtmlElement) -> bool:
-    links = [a for a in element.iter("a") if visible_text(a)]
-    return len(links) >= 3 and link_density(element) > 0.5
+def _is_link_list(page: Page, element: HtmlElement) -> bool:
+    if page.link_density(element) <= 0.5:
+        return False
+    return sum(1 for a in element.iter("a") if page.text_sizes.get(a, (0, 0))[0]) >= 3
 
 
 def remove_elements(container: HtmlElement, elements: Iterable[HtmlElement | None]) -> None:

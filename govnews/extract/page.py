@@ -66,6 +66,9 @@ SHORT_TEXT = 400
 _SPACE = re.compile(r"[\s\u3000\xa0\u200b\ufeff]+")
 # lxml refuses text that starts with an XML declaration naming an encoding (XHTML pages).
 _XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*>")
+# Characters lxml parses but then refuses to set as text (drop_tree moves tails): NUL,
+# C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_space(text: str) -> str:
@@ -158,21 +161,26 @@ class Page:
     def from_bytes(
         cls, body: bytes | str, url: str, headers: Mapping[str, str] | None = None
     ) -> Page:
-        """Decode and parse; raises ValueError when nothing parsable is left."""
+        """Decode and parse; raises ValueError for a bad URL or when nothing parsable is left."""
+        try:
+            urlsplit(url)
+        except ValueError as exc:  # e.g. "http://[::1/": every later urlsplit/urljoin would raise
+            raise ValueError(f"invalid page URL {url!r}: {exc}") from exc
         if isinstance(body, bytes):
             content_type = _header(headers, "content-type")
             html, encoding = decode_html(body, content_type)
         else:
             html, encoding = body, "unicode"
-        html = _XML_DECLARATION.sub("", html.replace("\x00", ""), count=1)
+        html = _XML_DECLARATION.sub("", _NOT_XML.sub("", html), count=1)
         if not html.strip():
             raise ValueError("empty document")
         try:
             root = lxml.html.document_fromstring(html)
         except (ParserError, ValueError) as exc:
             raise ValueError(f"unparsable HTML: {exc}") from exc
-        for hidden in root.xpath("//body//*[self::script or self::style or self::template]"):
-            hidden.drop_tree()
+        for hidden in list(root.iter("script", "style", "template")):
+            if isinstance(hidden, HtmlElement):
+                hidden.drop_tree()
         return cls(url=url, html=html, encoding=encoding, root=root)
 
     @property
@@ -181,11 +189,14 @@ class Page:
         return (urlsplit(self.url).hostname or "").lower()
 
     def absolute(self, href: str | None) -> str | None:
-        """``href`` made absolute against the page URL; None for empty or script links."""
+        """``href`` made absolute against the page URL; None for empty, script or invalid links."""
         href = (href or "").strip()
         if not href or href.startswith(("javascript:", "#", "mailto:", "data:")):
             return None
-        return urljoin(self.url, href)
+        try:
+            return urljoin(self.url, href)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[bad/x.doc"
+            return None
 
     def meta(self, name: str) -> str:
         """The content of <meta name=…> (case-insensitive name, also property=), '' if absent."""
@@ -213,6 +224,42 @@ class Page:
         """The visible lines of the whole page, as first parsed."""
         return visible_lines(self.body())
 
+    @property
+    def text_sizes(self) -> dict[HtmlElement, tuple[int, int]]:
+        """(text, link text) sizes of every element: characters of stripped text nodes."""
+        return self._measures[0]
+
+    @cached_property
+    def _measures(self) -> tuple[dict[HtmlElement, tuple[int, int]], dict[HtmlElement, str]]:
+        """One pass from the leaves up: the sizes of all elements and the texts of short ones."""
+        sizes: dict[HtmlElement, tuple[int, int]] = {}
+        texts: dict[HtmlElement, str] = {}
+        for element in reversed(list(self.root.iter())):
+            if not isinstance(element.tag, str):
+                continue
+            own = element.text or ""
+            size, links = len(own.strip()), 0
+            parts: list[str] | None = [own]
+            for child in element:
+                tail = child.tail or ""
+                child_size, child_links = sizes.get(child, (0, 0))
+                size += child_size + len(tail.strip())
+                links += child_links
+                if parts is not None and child_size <= SHORT_TEXT:
+                    gap = " " if tag_of(child) in BLOCK_TAGS else ""
+                    parts += [gap, texts.get(child, ""), gap, tail]
+                else:
+                    parts = None
+            sizes[element] = (size, size if element.tag == "a" else links)
+            if parts is not None and size <= SHORT_TEXT:
+                texts[element] = clean_space("".join(parts))
+        return sizes, texts
+
+    def link_density(self, element: HtmlElement) -> float:
+        """Share of the element's text (as first parsed) that is link text."""
+        text, links = self.text_sizes.get(element, (0, 0))
+        return links / text if text else 0.0
+
     def short_texts(self, limit: int = SHORT_TEXT) -> Iterator[tuple[HtmlElement, str]]:
         """Elements whose visible text is non-empty and at most ``limit`` characters, with it.
 
@@ -220,10 +267,9 @@ class Page:
         """
         if self._short is None:
             self._short = []
+            texts = self._measures[1]
             for element in self.iter_elements():
-                if len(element.text_content()) > 4 * SHORT_TEXT:
-                    continue
-                text = visible_text(element)
+                text = texts.get(element)
                 if text and len(text) <= SHORT_TEXT:
                     self._short.append((element, text))
         return ((element, text) for element, text in self._short if len(text) <= limit)
