@@ -212,6 +212,7 @@ class ArticlePage:
             ("url", from_url),
             ("listing", self.listing_date),
             ("text", self._date_near_title()),
+            ("text", self._date_above_body()),
             ("text", self._labelled_date()),
         )
 
@@ -221,6 +222,18 @@ class ArticlePage:
         title = self.title
         start = next((i for i, line in enumerate(lines) if title and title in line), 0)
         for line in lines[start : start + window]:
+            if found := parse_date(line):
+                return found
+        return None
+
+    def _date_above_body(self, window: int = 3) -> datetime | None:
+        """A date on one of the lines just above the body (a byline)."""
+        first = next(iter(visible_lines(self.container)), "")
+        lines = self.page.lines
+        start = next((i for i, line in enumerate(lines) if first and line == first), None)
+        if start is None:
+            return None
+        for line in reversed(lines[max(0, start - window) : start]):
             if found := parse_date(line):
                 return found
         return None

@@ -105,7 +105,30 @@ def find_body(page: Page) -> HtmlElement:
                 scores[target] = scores.get(target, 0.0) + score * weight
     if not scores:
         return page.body()
-    return max(scores, key=lambda node: scores[node] * (1 - page.link_density(node)))
+    best = max(scores, key=lambda node: scores[node] * (1 - page.link_density(node)))
+    return _first_post(page, best)
+
+
+_POSTS = 3
+_POST_MIN = 200
+
+
+def _first_post(page: Page, best: HtmlElement) -> HtmlElement:
+    """On a page of several posts in one template (a blog or column front page), the first.
+
+    The densest block is then only the longest post; a reader starts at the top.
+    """
+    mark = best.get("class")
+    if not mark:
+        return best
+    posts = [
+        node
+        for node in page.root.iter(best.tag)
+        if node.get("class") == mark
+        and page.text_sizes.get(node, (0, 0))[0] >= _POST_MIN
+        and page.link_density(node) < 0.5
+    ]
+    return posts[0] if len(posts) >= _POSTS else best
 
 
 def footer_share(lines: list[str]) -> float:
