@@ -209,6 +209,7 @@ def remove_elements(container: HtmlElement, elements: Iterable[HtmlElement | Non
     inside = set(container.iter())
     for element in elements:
         if element is not None and element is not container and element in inside:
+            inside.difference_update(element.iter())  # listed twice, or inside one dropped
             element.drop_tree()
 
 

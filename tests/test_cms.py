@@ -1,0 +1,277 @@
+"""CMS rules on whole pages of each family: the exact record, the rule named, no false matches.
+
+Each page in tests/fixtures/cms/ is stored as its server sends it (GBK pages declare
+gb2312); next to it ``<name>.json`` holds the hand-written record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from govnews.extract import extract_article
+from govnews.extract.cms import (
+    CMS_RULES,
+    fujian,
+    hanweb,
+    info_table,
+    match_cms,
+    trs,
+    ucap,
+    xxgk,
+)
+from govnews.extract.page import Page, visible_text
+from tests.conftest import SEED_ORIGINAL, SEED_REPOST, snapshot_file
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cms"
+PAGES = sorted(path.stem for path in FIXTURES.glob("*.html"))
+FIELDS = (
+    "title",
+    "published_at",
+    "source_name",
+    "author",
+    "editor",
+    "category",
+    "declared_original_url",
+    "body_text",
+    "images",
+    "attachments",
+)
+# The rule each page must be read by, as provenance names it.
+RULE_OF = {
+    "trs_nynct_fujian": "cms:trs",
+    "trs_jxt_sichuan": "cms:trs",
+    "hanweb_rlsbt_zj": "cms:hanweb",
+    "hanweb_nyncj_zibo": "cms:hanweb",
+    "ucap_gxzf": "cms:ucap",
+    "ucap_sthjt_shaanxi": "cms:ucap",
+    "xxgk_trs_agri_hunan": "cms:trs+xxgk",
+    "xxgk_hanweb_wuxi": "cms:hanweb+xxgk",
+    "xxgk_plain_xinjin": "cms:xxgk",
+}
+# Every page a rule may recognise on its own (all other pages: None).
+RECOGNISES = {
+    fujian: {"snapshot_fujian"},
+    trs: {"trs_nynct_fujian", "trs_jxt_sichuan", "xxgk_trs_agri_hunan"},
+    hanweb: {"hanweb_rlsbt_zj", "hanweb_nyncj_zibo", "xxgk_hanweb_wuxi"},
+    ucap: {"ucap_gxzf", "ucap_sthjt_shaanxi"},
+    xxgk: {"xxgk_trs_agri_hunan", "xxgk_hanweb_wuxi", "xxgk_plain_xinjin"},
+}
+SNAPSHOTS = {"snapshot_fujian": SEED_ORIGINAL, "snapshot_nocms": SEED_REPOST}
+# What each rule itself reads off its pages: the title shown, the date text, the source.
+PARTS = {
+    "trs_nynct_fujian": ("福建省农业农村厅部署秋季农业生产和防灾减灾工作", None, None),
+    "trs_jxt_sichuan": ("全省中小企业数字化转型现场推进会在绵阳召开", None, None),
+    "hanweb_rlsbt_zj": (
+        "浙江启动2022年高校毕业生就业服务“百日冲刺”行动",
+        "2022-08-18",
+        "省人力社保厅",
+    ),
+    "hanweb_nyncj_zibo": (
+        "淄博市全面推进玉米大豆带状复合种植病虫害统防统治",
+        "2022-08-18 15:26",
+        "淄博市农业农村局",
+    ),
+    "ucap_gxzf": ("广西加快推进糖料蔗“双高”基地建设", None, None),
+    "ucap_sthjt_shaanxi": (
+        "关于开展2022年全省生态环境保护执法大练兵现场比武活动的通知",
+        "2022-08-18",
+        None,
+    ),
+    "xxgk_trs_agri_hunan": (
+        "湖南省农业农村厅关于做好2022年秋冬季动物疫病防控工作的通知",
+        "2022-08-18",
+        "湖南省农业农村厅",
+    ),
+    "xxgk_hanweb_wuxi": (
+        "无锡市人民政府办公室关于印发无锡市加快发展保障性租赁住房实施方案的通知",
+        "2022-08-18",
+        "无锡市人民政府办公室",
+    ),
+    "xxgk_plain_xinjin": (
+        "成都市新津区农业农村局关于做好2022年秋季秸秆禁烧和综合利用工作的通知",
+        "2022年08月18日",
+        "成都市新津区农业农村局",
+    ),
+}
+GOV_META = re.compile(r'<meta name="(?:ArticleTitle|PubDate|ContentSource|ColumnName)"[^>]*>')
+
+
+def expected(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def page_bytes(name: str) -> tuple[bytes, str]:
+    if name in SNAPSHOTS:
+        return snapshot_file(SNAPSHOTS[name]).read_bytes(), SNAPSHOTS[name]
+    return (FIXTURES / f"{name}.html").read_bytes(), expected(name)["url"]
+
+
+def as_record(article) -> dict:
+    record = {name: getattr(article, name) for name in FIELDS}
+    record["published_at"] = article.published_at.isoformat() if article.published_at else None
+    return record
+
+
+def test_every_page_has_its_record_and_rule() -> None:
+    assert set(PAGES) == set(RULE_OF)
+    assert all((FIXTURES / f"{name}.json").exists() for name in PAGES)
+    assert set(CMS_RULES) == set(RECOGNISES)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_gives_its_record(name: str) -> None:
+    body, url = page_bytes(name)
+    article = extract_article(body, url)
+    truth = expected(name)
+    truth["published_at"] = datetime.fromisoformat(truth["published_at"]).isoformat()
+    assert as_record(article) == {field: truth[field] for field in FIELDS}
+    assert article.provenance["body_text"] == RULE_OF[name]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_rule_reads_title_date_and_source(name: str) -> None:
+    body, url = page_bytes(name)
+    parts = match_cms(Page.from_bytes(body, url))
+    assert parts is not None
+    title = visible_text(parts.title) if parts.title is not None else None
+    assert (title, parts.date_text, parts.source) == PARTS[name]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_same_record_without_the_gov_meta_tags(name: str) -> None:
+    """The rules and the page's labels alone give the record; meta PubDate only adds a time."""
+    body, url = page_bytes(name)
+    page = Page.from_bytes(body, url)
+    stripped = GOV_META.sub("", page.html)
+    assert stripped != page.html
+    article = extract_article(stripped, url)
+    truth = expected(name)
+    fields = [field for field in FIELDS if field != "published_at"]
+    assert {field: getattr(article, field) for field in fields} == {f: truth[f] for f in fields}
+    assert article.published_at.date() == datetime.fromisoformat(truth["published_at"]).date()
+
+
+@pytest.mark.parametrize("name", [*PAGES, *SNAPSHOTS])
+@pytest.mark.parametrize("rule", list(RECOGNISES), ids=lambda rule: rule.__name__)
+def test_rule_recognises_only_its_family(rule, name: str) -> None:
+    body, url = page_bytes(name)
+    parts = rule(Page.from_bytes(body, url))
+    assert (parts is not None) == (name in RECOGNISES[rule])
+
+
+def test_snapshot_pages_keep_their_rules() -> None:
+    for name, rule in (("snapshot_fujian", "fujian"), ("snapshot_nocms", None)):
+        body, url = page_bytes(name)
+        parts = match_cms(Page.from_bytes(body, url))
+        assert (parts.name if parts else None) == rule
+
+
+def test_gbk_pages_are_stored_as_served() -> None:
+    raw = (FIXTURES / "trs_nynct_fujian.html").read_bytes()
+    assert b'charset=gb2312"' in raw
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert "农业农村厅".encode("gbk") in raw
+
+
+def test_info_table_values_and_element() -> None:
+    body, url = page_bytes("xxgk_trs_agri_hunan")
+    table = info_table(Page.from_bytes(body, url))
+    assert table is not None and table.element.tag == "table"
+    assert table.values == {
+        "index": "430000/2022-00123",
+        "agency": "湖南省农业农村厅",
+        "number": "湘农发〔2022〕58号",
+        "written": "2022-08-15",
+        "published": "2022-08-18",
+        "title": "湖南省农业农村厅关于做好2022年秋冬季动物疫病防控工作的通知",
+    }
+
+
+def test_info_table_with_labels_in_cells_of_their_own_values() -> None:
+    body, url = page_bytes("xxgk_hanweb_wuxi")
+    table = info_table(Page.from_bytes(body, url))
+    assert table is not None
+    assert table.values["issuer"] == "无锡市人民政府办公室"
+    assert table.values["number"] == "锡政办发〔2022〕35号"
+    assert table.values["title"].startswith("无锡市人民政府办公室关于印发")
+    # 标　　题：<value> shares its cell with the label: the title shown is the value alone.
+    assert table.title is not None and visible_text(table.title) == table.values["title"]
+
+
+def test_info_table_is_cut_from_a_body_that_holds_it() -> None:
+    body, url = page_bytes("xxgk_hanweb_wuxi")
+    article = extract_article(body, url)
+    for chrome in ("索引号", "索 引 号", "发文字号", "主题分类", "打印", "分享到"):
+        assert chrome not in article.body_text
+    assert not article.body_text.startswith(article.title)
+
+
+def test_hanweb_markers_alone_give_the_body_between_them() -> None:
+    body, url = page_bytes("hanweb_nyncj_zibo")
+    page = Page.from_bytes(body, url)
+    parts = hanweb(page)
+    assert parts is not None and parts.source == "淄博市农业农村局"
+    assert parts.date_text == "2022-08-18 15:26"
+    text = visible_text(parts.body)
+    assert text.startswith("8月中旬以来") and "分享到" not in text and "发布日期" not in text
+    assert hanweb(page).body is parts.body  # asking again finds the same element
+
+
+def test_no_rule_on_a_page_without_cms_markup() -> None:
+    html = "<html><body><div id='zoom'><p>索引号：1</p><p>普通文章正文。</p></div></body></html>"
+    page = Page.from_bytes(html.encode(), "http://example.gov.cn/a/1.html")
+    assert match_cms(page) is None
+
+
+DOCUMENT = (
+    "<p>各县（市、区）农业农村局：</p>"
+    "<p>为做好秋季农业生产工作，现将有关事项通知如下，请结合实际认真贯彻落实。</p>"
+    "<p>一、抓好田间管理，落实关键技术措施。</p>"
+)
+TABLE = (
+    "<table><tr><td>索引号：</td><td>001/2022-0001</td><td>发布机构：</td><td>某市农业农村局</td></tr>"
+    "<tr><td>发文字号：</td><td>农发〔2022〕1号</td><td>发布日期：</td><td>2022-08-18</td></tr></table>"
+)
+
+
+def trs_page(editor: str) -> Page:
+    html = (
+        "<html><head><title>关于做好秋季农业生产工作的通知</title></head><body>"
+        "<h1>关于做好秋季农业生产工作的通知</h1>"
+        f"<div class='TRS_Editor'>{editor}</div><div>【打印本页】</div></body></html>"
+    )
+    return Page.from_bytes(html.encode(), "http://nyj.example.gov.cn/tzgg/202208/t20220818_1.html")
+
+
+def test_table_at_the_top_of_the_editor_output_is_left_out_of_the_body() -> None:
+    page = trs_page(TABLE + DOCUMENT)
+    parts = match_cms(page)
+    assert parts is not None and parts.name == "trs+xxgk"
+    assert parts.source == "某市农业农村局" and parts.date_text == "2022-08-18"
+    assert visible_text(parts.body).startswith("各县（市、区）农业农村局：")
+    assert "索引号" not in visible_text(parts.body)
+    assert match_cms(page).body is parts.body  # the div made around the document is found again
+
+
+def test_table_below_the_document_is_cut_from_the_body() -> None:
+    page = trs_page(DOCUMENT + TABLE)
+    article = extract_article(page.html, page.url)
+    assert article.provenance["body_text"] == "cms:trs+xxgk"
+    assert article.body_text.endswith("一、抓好田间管理，落实关键技术措施。")
+    assert "索引号" not in article.body_text
+
+
+def test_trs_by_its_url_and_container_without_the_editor_class() -> None:
+    html = "<html><body><h1>标题一二三四</h1><div id='zoom'>" + DOCUMENT + "</div></body></html>"
+    trs_url = "http://nyj.example.gov.cn/gzdt/202208/t20220818_5978123.htm"
+    page = Page.from_bytes(html.encode(), trs_url)
+    parts = trs(page)
+    assert parts is not None and parts.body.get("id") == "zoom"
+    assert trs(Page.from_bytes(html.encode(), "http://nyj.example.gov.cn/gzdt/1.htm")) is None
+    assert hanweb(Page.from_bytes(html.encode(), trs_url)) is None

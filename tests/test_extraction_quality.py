@@ -1,0 +1,64 @@
+"""govnews's extraction quality on the shared corpus stays above floors.
+
+Same corpora, adapters and metric as ``python -m benchmarks.extraction``. The
+corpus is ``../shared/corpus`` beside the clone (or ``$GOVNEWS_CORPUS``); without
+it these tests fail rather than skip. Snapshot records are checked exactly in
+test_extract_snapshot.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from benchmarks.extraction import corpora, tools
+from benchmarks.extraction.corpora import Page
+from benchmarks.extraction.tools import Outcome
+
+# Floors for govnews on cwced-dev; 0.0 until the lead sets them from measured figures.
+BODY_F1_FLOOR = 0.0
+DATE_ACCURACY_FLOOR = 0.0
+
+
+def load(corpus: Callable[[], list[Page]]) -> list[Page]:
+    """The corpus's pages; the test fails, saying where it looked, if the corpus is missing."""
+    if reason := corpora.missing_corpus():
+        pytest.fail(reason, pytrace=False)
+    return corpus()
+
+
+def govnews_on(pages: list[Page]) -> list[Outcome]:
+    """govnews's outcome on each page (an exception other than ExtractionError is "crashed")."""
+    return [tools.run(tools.govnews, p.body, p.url, p.headers) for p in pages]
+
+
+def test_cwced_body_f1_and_date_accuracy_above_floors() -> None:
+    pages = load(corpora.cwced)
+    outcomes = govnews_on(pages)
+    crashed = [
+        f"{p.id}: {o.error}" for p, o in zip(pages, outcomes, strict=True) if o.status == "crashed"
+    ]
+    assert not crashed, "govnews crashed on cwced-dev pages:\n" + "\n".join(crashed)
+
+    f1 = corpora.body_scores(pages, outcomes)["f1"]
+    hits, total = corpora.date_hits(pages, outcomes)
+    assert total, "cwced-dev has no page whose date label names a day"
+    accuracy = hits / total
+    assert f1 >= BODY_F1_FLOOR, f"cwced-dev body F1 {f1:.3f} fell below {BODY_F1_FLOOR}"
+    assert accuracy >= DATE_ACCURACY_FLOOR, (
+        f"cwced-dev date accuracy {hits}/{total} = {accuracy:.3f} fell below {DATE_ACCURACY_FLOOR}"
+    )
+
+
+def test_gne_pages_give_an_article_or_an_extraction_error() -> None:
+    pages = load(corpora.gne_pages)
+    problems = []
+    for page, outcome in zip(pages, govnews_on(pages), strict=True):
+        if outcome.status == "crashed":
+            problems.append(f"{page.id}: raised {outcome.error}")
+        elif outcome.status == "ok" and not outcome.record.title.strip():
+            problems.append(f"{page.id}: accepted without a title")
+        elif outcome.status == "ok" and not outcome.record.body.strip():
+            problems.append(f"{page.id}: accepted without a body")
+    assert not problems, "govnews on gne-pages:\n" + "\n".join(problems)
