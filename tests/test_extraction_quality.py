@@ -16,9 +16,10 @@ from benchmarks.extraction import corpora, tools
 from benchmarks.extraction.corpora import Page
 from benchmarks.extraction.tools import Outcome
 
-# Floors for govnews on cwced-dev; 0.0 until the lead sets them from measured figures.
-BODY_F1_FLOOR = 0.0
-DATE_ACCURACY_FLOOR = 0.0
+# Floors a little under what govnews reaches on cwced-dev (body F1 0.926, dates 22/23
+# when they were set): a change that loses quality fails here.
+BODY_F1_FLOOR = 0.90
+DATE_ACCURACY_FLOOR = 0.91
 
 
 def load(corpus: Callable[[], list[Page]]) -> list[Page]:

@@ -20,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from govnews.extract import ExtractionError, extract_article
+from govnews.extract.challenge import status_reason
 from govnews.items import Article
 
 NO_ARTICLE = 1  # the page was read but holds no article: an error object on stdout
@@ -52,6 +53,7 @@ class PageSpider(Spider):
 
 class Command(ScrapyCommand):
     requires_project = True
+    _answered = False  # a fetched page reached a callback or an errback
 
     def syntax(self) -> str:
         return "[options] <file or http(s) URL>"
@@ -67,7 +69,8 @@ class Command(ScrapyCommand):
             "all come from it. An http(s) URL is fetched with the Scrapy downloader and "
             "the project's settings (e.g. -s GOVNEWS_MIRROR=data/snapshot serves it from "
             "a snapshot); redirects are followed and the record's url is the final one. "
-            "Nothing is written to the database. Exit status: 0 with the record; "
+            "Nothing is written to the database; logging is at WARNING unless -L is given. "
+            "Exit status: 0 with the record; "
             f"{NO_ARTICLE} when the page holds no article (stdout gets "
             '{"url", "error", "reason"}); '
             f"{UNREADABLE} when the page cannot be read."
@@ -126,13 +129,15 @@ class Command(ScrapyCommand):
         elif not self._answered:
             self._fail(f"no response for {url} (see the log above)")
 
-    _answered = False
-
     def _on_response(self, response: Response) -> None:
         self._answered = True
         content_type = response.headers.get("Content-Type") or b""
         article = self._extract(
-            response.body, response.url, content_type.decode("latin-1"), datetime.now(UTC)
+            response.body,
+            response.url,
+            content_type.decode("latin-1"),
+            datetime.now(UTC),
+            response.status,
         )
         if article is not None:
             article.redirect_urls = list(response.meta.get("redirect_urls", []))
@@ -142,8 +147,8 @@ class Command(ScrapyCommand):
         self._answered = True
         url = failure.request.url  # type: ignore[attr-defined]
         if failure.check(HttpError):
-            response = failure.value.response
-            self._fail(f"cannot fetch {url}: HTTP {response.status}")
+            status = failure.value.response.status
+            self._fail(f"cannot fetch {url}: {status_reason(status) or f'HTTP {status}'}")
         else:
             reason = failure.getErrorMessage() or repr(failure.value)
             self._fail(f"cannot fetch {url}: {reason}")
@@ -154,11 +159,14 @@ class Command(ScrapyCommand):
         url: str,
         content_type: str | None,
         fetched_at: datetime | None = None,
+        status: int = 200,
     ) -> Article | None:
         """The record, or None after printing the error object (exit status 1)."""
         headers = {"Content-Type": content_type} if content_type else None
         try:
-            article = extract_article(body, url, headers=headers, fetched_at=fetched_at)
+            article = extract_article(
+                body, url, headers=headers, fetched_at=fetched_at, status=status
+            )
         except ExtractionError as exc:
             error = {"url": url, "error": type(exc).__name__, "reason": exc.reason}
             _print_json(error)
