@@ -46,4 +46,6 @@ def check_not_error_page(page: Page, has_info_line: bool) -> None:
             if _SOFT_404.fullmatch(text.strip("!！。 ")):
                 raise ErrorPage(f"soft 404: page says {text!r}")
     if not body_text:
+        if page.truncated:
+            raise ErrorPage("no visible text before markup nested deeper than the parser reads")
         raise ErrorPage("empty page: no visible text")

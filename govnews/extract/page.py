@@ -154,6 +154,8 @@ class Page:
     html: str
     encoding: str
     root: HtmlElement
+    #: The parser gave up on markup nested too deep and kept only what came before.
+    truncated: bool = False
     _meta: dict[str, str] | None = field(default=None, repr=False)
     _short: list[tuple[HtmlElement, str]] | None = field(default=None, repr=False)
 
@@ -174,14 +176,16 @@ class Page:
         html = _XML_DECLARATION.sub("", _NOT_XML.sub("", html), count=1)
         if not html.strip():
             raise ValueError("empty document")
+        parser = lxml.html.HTMLParser()
         try:
-            root = lxml.html.document_fromstring(html)
+            root = lxml.html.document_fromstring(html, parser=parser)
         except (ParserError, ValueError) as exc:
             raise ValueError(f"unparsable HTML: {exc}") from exc
         for hidden in list(root.iter("script", "style", "template")):
             if isinstance(hidden, HtmlElement):
                 hidden.drop_tree()
-        return cls(url=url, html=html, encoding=encoding, root=root)
+        truncated = any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log)
+        return cls(url=url, html=html, encoding=encoding, root=root, truncated=truncated)
 
     @property
     def host(self) -> str:
