@@ -43,6 +43,7 @@ _LINK_BLOCK_TAGS = frozenset(
     {"div", "ul", "ol", "dl", "table", "tbody", "tr", "td", "section", "p", "span", "font"}
 )
 _WORD = re.compile(r"[\w\u3400-\u9fff]")
+_ATTACHMENT_MARK = re.compile(r"attach|fujian", re.IGNORECASE)
 _FOOTER_LINE = 100
 _PUNCTUATION = re.compile(r"[，。、；：！？,.;:!?“”]")
 _UNIT_MIN = 10
@@ -245,6 +246,8 @@ def render(
 
 def attachment_blocks(page: Page) -> list[HtmlElement]:
     """Blocks marked as attachments (附件) by class or id, wherever the template puts them."""
+    if not _ATTACHMENT_MARK.search(page.html):  # cheap test before the XPath scan
+        return []
     return page.root.xpath(
         "//*[contains(translate(@class, 'ATCH', 'atch'), 'attach')"
         " or contains(translate(@id, 'ATCH', 'atch'), 'attach')"

@@ -255,7 +255,9 @@ class Page:
                 else:
                     parts = None
             sizes[element] = (size, size if element.tag == "a" else links)
-            if parts is not None and size <= SHORT_TEXT:
+            if size == 0:
+                texts[element] = ""
+            elif parts is not None and size <= SHORT_TEXT:
                 texts[element] = clean_space("".join(parts))
         return sizes, texts
 
