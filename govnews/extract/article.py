@@ -28,16 +28,22 @@ from govnews.extract.labels import (
     labelled_lines,
 )
 from govnews.extract.meta import gov_meta
-from govnews.extract.page import Page, clean_space, tag_of, visible_lines, visible_text
+from govnews.extract.page import (
+    TITLE_SEPARATOR,
+    Page,
+    clean_space,
+    squash,
+    tag_of,
+    visible_lines,
+    visible_text,
+)
 from govnews.items import Article, Kind
 
-_TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
 # "…！-新华网", "… - 漳州市人民政府": a site name glued to the end of a title.
 _SITE_SUFFIX = re.compile(
     r"\s*[-_|｜–—]+\s*[^-_|｜–—\s]{1,12}(?:网|网站|门户|政府|官网|频道|日报|客户端)\s*$"
 )
 _MIN_BODY = 20
-_NO_SPACE = re.compile(r"\s+")
 T = TypeVar("T")
 # Words that say a date on the same line is when the page was published.
 _PUBLISHED = re.compile(
@@ -135,7 +141,7 @@ class ArticlePage:
         if shown:
             self.provenance["title"] = f"cms:{self.cms.name}" if self.cms else "heading"
             return _SITE_SUFFIX.sub("", shown), heading
-        segments = [ref for ref in _TITLE_SPLIT.split(self.page.head_title) if len(ref) >= 2]
+        segments = [ref for ref in TITLE_SEPARATOR.split(self.page.head_title) if len(ref) >= 2]
         if segments:
             self.provenance["title"] = "head:title"
             return segments[0], None
@@ -169,7 +175,7 @@ class ArticlePage:
     def _heading(self) -> HtmlElement | None:
         """The heading that best matches <title> or meta ArticleTitle, best above the info line."""
         head = self.page.head_title
-        references = [self.meta.get("ArticleTitle", ""), head, *_TITLE_SPLIT.split(head)]
+        references = [self.meta.get("ArticleTitle", ""), head, *TITLE_SEPARATOR.split(head)]
         references = [ref for ref in references if len(ref) >= 4]
         best: tuple[float, HtmlElement] | None = None
         before_info = True
@@ -383,7 +389,7 @@ class ArticlePage:
 
 def _same_text(a: str, b: str) -> bool:
     """Equal but for white space, or one contains the other (<title> adds the site name)."""
-    a, b = _NO_SPACE.sub("", a), _NO_SPACE.sub("", b)
+    a, b = squash(a), squash(b)
     return bool(a and b) and (a in b or b in a)
 
 

@@ -52,7 +52,16 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from govnews.extract.dates import has_time, parse_date
-from govnews.extract.page import Page, clean_space, is_element, tag_of, visible_lines, visible_text
+from govnews.extract.page import (
+    TITLE_SEPARATOR,
+    Page,
+    clean_space,
+    is_element,
+    squash,
+    tag_of,
+    visible_lines,
+    visible_text,
+)
 
 
 @dataclass
@@ -109,8 +118,6 @@ def _largest(elements: Iterable[HtmlElement]) -> HtmlElement | None:
     return best[1] if best else None
 
 
-_TITLE_SPLIT = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
-_NO_SPACE = re.compile(r"\s+")
 
 
 def _names_the_page(text: str, page: Page) -> bool:
@@ -118,12 +125,12 @@ def _names_the_page(text: str, page: Page) -> bool:
 
     (Not any part: <title> also names the site, which a logo ``h1`` shows.)
     """
-    squashed = _NO_SPACE.sub("", text)
+    squashed = squash(text)
     meta = page.meta("ArticleTitle")
-    if meta and squashed == _NO_SPACE.sub("", meta):
+    if meta and squashed == squash(meta):
         return True
-    longest = max(_TITLE_SPLIT.split(page.head_title), key=len, default="")
-    return bool(longest) and squashed == _NO_SPACE.sub("", longest)
+    longest = max(TITLE_SEPARATOR.split(page.head_title), key=len, default="")
+    return bool(longest) and squashed == squash(longest)
 
 
 def _title_element(page: Page, xpaths: Iterable[str]) -> HtmlElement | None:

@@ -63,12 +63,22 @@ INVISIBLE_TAGS = frozenset(
 )
 
 SHORT_TEXT = 400
+_ANY_SPACE = re.compile(r"\s+")
 _SPACE = re.compile(r"[\s\u3000\xa0\u200b\ufeff]+")
 # lxml refuses text that starts with an XML declaration naming an encoding (XHTML pages).
 _XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*>")
 # Characters lxml parses but then refuses to set as text (drop_tree moves tails): NUL,
 # C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+# How <title> separates the headline from section and site names.
+TITLE_SEPARATOR = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
+
+
+def squash(text: str) -> str:
+    """``text`` without any white space, for comparing titles."""
+    return _ANY_SPACE.sub("", text)
 
 
 def clean_space(text: str) -> str:
