@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from functools import cached_property
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -19,6 +20,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from sqlalchemy.orm import Session, SessionTransaction
 
+from govnews.link.linker import Linker
+from govnews.link.registry import AgencyRegistry
 from govnews.signals import page_failed
 from govnews.store.database import open_database, session_factory
 from govnews.store.models import CrawlRun
@@ -63,6 +66,12 @@ class CrawlDatabase:
         if self.session is None:
             raise RuntimeError("the crawl database is closed (the spider has closed)")
         return self.session
+
+    @cached_property
+    def linker(self) -> Linker:
+        """The crawl's linker, with the agency registry as stored (saved back at the end)."""
+        session = self._open_session()
+        return Linker(session, AgencyRegistry.load(session))
 
     def start_run(self, spider_name: str) -> None:
         """Record the start of this run (once, however often asked)."""
@@ -118,6 +127,8 @@ class CrawlDatabase:
         """Commit the last batch and close the run record."""
         if self.session is None or self.run is None:
             return
+        if "linker" in self.__dict__:  # what the registry learned from this crawl's pages
+            self.linker.registry.save(self.session)
         self.commit()
         stats = self.crawler.stats
         requests = stats.get_value("downloader/request_count", 0) if stats else 0

@@ -43,6 +43,8 @@ class Article:
     images: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     redirect_urls: list[str] = field(default_factory=list)
+    #: What a government page says about its own site: SiteName, SiteDomain, SiteIDCode.
+    site_meta: dict[str, str] = field(default_factory=dict)
     fetched_at: datetime | None = None
     fingerprint: str = ""
     provenance: dict[str, str] = field(default_factory=dict)

@@ -14,7 +14,6 @@ from govnews.crawldb import CrawlDatabase
 from govnews.extract.dates import SHANGHAI
 from govnews.extract.page import clean_space
 from govnews.items import content_fingerprint
-from govnews.link.declared import link_declared
 from govnews.link.urls import site_of
 
 REQUIRED = ("url", "title", "body_text", "published_at")
@@ -77,16 +76,20 @@ class StorePipeline(_DatabasePipeline):
 
 
 class LinkPipeline(_DatabasePipeline):
-    """Link a repost to the original its declared URL names, and complete links waiting for it."""
+    """Link the article to its original and complete the links that waited for it.
+
+    By declared URL first, else by source agency, title, date and text
+    (:class:`govnews.link.linker.Linker`); either arrival order gives the same links.
+    """
 
     def process_item(self, item: Any) -> Any:
-        repository = self.database.repository
-        row = repository.article_by_url(ItemAdapter(item)["url"])
+        adapter = ItemAdapter(item)
+        row = self.database.repository.article_by_url(adapter["url"])
         if row is None:
             raise StoreError("the article was not stored")
         try:
             with self.database.savepoint():
-                links = link_declared(repository.session, row)
+                links = self.database.linker.link(row, adapter.get("site_meta"))
         except SQLAlchemyError as exc:
             raise StoreError(f"could not link the article: {exc}") from exc
         self.database.note("links", sum(link.original_id is not None for link in links))

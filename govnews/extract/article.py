@@ -383,6 +383,11 @@ class ArticlePage:
             editor=editor,
             category=category,
             declared_original_url=declared,
+            site_meta={
+                name: self.meta[name]
+                for name in ("SiteName", "SiteDomain", "SiteIDCode")
+                if name in self.meta
+            },
             provenance=dict(self.provenance),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from govnews.store import models
@@ -40,11 +40,12 @@ def link_declared(session: Session, row: models.Article) -> list[models.Repost]:
         select(models.Repost).where(
             models.Repost.declared_key.in_(own_keys),
             models.Repost.repost_id != row.id,
-            models.Repost.original_id.is_distinct_from(row.id),
+            or_(models.Repost.original_id.is_distinct_from(row.id), models.Repost.method != METHOD),
         )
     )
-    for repost in waiting:
+    for repost in waiting:  # pending, or linked by content before the declaration was confirmed
         repost.original_id = row.id
+        repost.method, repost.confidence = METHOD, CONFIDENCE
         repost.linked_at = now
         changed.append(repost)
     session.flush()
@@ -60,8 +61,8 @@ def _link_declaration(
     ).one_or_none()
     key = row.declared_original_key
     if key is None or key in own_keys:
-        if repost is not None:
-            session.delete(repost)
+        if repost is not None and repost.method == METHOD:
+            session.delete(repost)  # the declaration is gone; a link found by content stays
         return None
     original_id = session.scalar(
         select(models.ArticleUrl.article_id).where(models.ArticleUrl.url_key == key)
@@ -80,14 +81,16 @@ def _link_declaration(
         )
         session.add(repost)
         return repost
-    if (repost.declared_url, repost.declared_key, repost.original_id) == (
+    if (repost.declared_url, repost.declared_key, repost.original_id, repost.method) == (
         declared_url,
         key,
         original_id,
+        METHOD,
     ):
         return None
     repost.declared_url = declared_url
     repost.declared_key = key
+    repost.method, repost.confidence = METHOD, CONFIDENCE
     if repost.original_id != original_id:
         repost.original_id = original_id
         repost.linked_at = now if original_id is not None else None

@@ -8,7 +8,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from govnews.store import agencies, fingerprints
 from govnews.store.models import Base
+
+# Modules whose tables live on Base beside models.py's; importing them registers them.
+TABLE_MODULES = (agencies, fingerprints)
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -90,7 +90,12 @@ class ArticleUrl(Base):
 
 
 class Repost(Base):
-    """A repost and the original it declares; ``original_id`` is NULL while pending."""
+    """A repost and its original; ``original_id`` is NULL while it waits for it.
+
+    ``method`` says how the original was found: ``declared_url`` (原文链接 or a
+    linked 来源), ``title_date`` (the source agency's article of that title and
+    date) or ``content`` (the same text); ``declared_url`` is NULL for the last two.
+    """
 
     __tablename__ = "reposts"
 
@@ -101,12 +106,47 @@ class Repost(Base):
     original_id: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )
-    declared_url: Mapped[str] = mapped_column(String(URL_LENGTH))
-    declared_key: Mapped[str] = mapped_column(String(URL_LENGTH), index=True)
+    declared_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    declared_key: Mapped[str | None] = mapped_column(String(URL_LENGTH), index=True)
     method: Mapped[str] = mapped_column(String(32))
     confidence: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     linked_at: Mapped[datetime | None]
+
+
+class RepostSource(Base):
+    """Who an article says it comes from (来源), resolved to an agency's site when known.
+
+    Reposts waiting for their original are found through this table when a
+    government article arrives: by the site the source maps to and by date.
+    """
+
+    __tablename__ = "repost_sources"
+    __table_args__ = (Index("ix_repost_sources_host_date", "agency_host", "published_at"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_name: Mapped[str] = mapped_column(Text)
+    agency_host: Mapped[str | None] = mapped_column(String(255))
+    resolution: Mapped[str] = mapped_column(String(16))
+    published_at: Mapped[datetime | None]
+
+
+class LinkSuggestion(Base):
+    """A candidate original scored below the linking threshold: kept, never used as a link."""
+
+    __tablename__ = "link_suggestions"
+
+    repost_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CrawlRun(Base):
