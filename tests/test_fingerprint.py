@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
+import datasketch
 import numpy as np
 import pytest
 from sqlalchemy import delete, func, insert, select, text
@@ -260,7 +261,6 @@ def test_numbers_with_units() -> None:
 
 
 def test_signature_matches_datasketch_affine32() -> None:
-    datasketch = pytest.importorskip("datasketch")
     hashes = shingle_hashes(SEED_BODY)
     reference = datasketch.MinHash(
         num_perm=fpm.NUM_PERM, permutations=fpm.permutations(), scheme="affine32", hashfunc=int
