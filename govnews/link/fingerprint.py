@@ -18,7 +18,9 @@ The signature is a MinHash of :data:`NUM_PERM` affine permutations over
 datasketch's ``affine32`` scheme (``MinHash(scheme="affine32")`` with the
 permutations of :func:`permutations` and the identity as hash function gives
 the same values, see :meth:`Fingerprint.to_minhash`), applied with one
-vectorised numpy expression, about 7x faster than ``MinHash.update_batch``.
+vectorised numpy expression: 2.3x faster than ``MinHash.update_batch`` on a
+2,000-character text and 6x on 10,000 characters (benchmarks/linking/
+fingerprint_speed.py), and shingles are hashed in numpy, not one by one.
 The permutations are derived from fixed constants, not from a library's
 random generator, so stored signatures stay valid across library versions.
 Changing a constant here invalidates stored fingerprints (:data:`SCHEME`).

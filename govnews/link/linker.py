@@ -243,7 +243,15 @@ class Linker:
         found.update(dict.fromkeys(index.candidates_by_title(self.session, print_.title_keys)))
         found.update(dict.fromkeys(index.candidates_by_bands(self.session, print_, exclude=row.id)))
         found.pop(row.id, None)
-        return [cid for cid in found if row.id not in chain(self.session, cid)]
+        copies = set(
+            self.session.scalars(
+                select(models.Repost.repost_id).where(
+                    models.Repost.repost_id.in_(found), models.Repost.original_id.is_not(None)
+                )
+            )
+        )
+        # A candidate that is itself a copy must not lead back to ``row`` (no cycles).
+        return [cid for cid in found if cid not in copies or row.id not in chain(self.session, cid)]
 
     def _score(
         self,
