@@ -170,14 +170,11 @@ class Linker:
         self, row: models.Article, print_: fp.Fingerprint, source: models.RepostSource
     ) -> list[models.Repost]:
         """Link ``row`` to its best candidate original, or keep suggestions."""
-        candidates = self._candidates(row, print_, source)
-        prints = index.load_fingerprints(self.session, candidates)
-        where = self._where(list(prints))
-        scored = [
-            self._score(row, print_, cid, prints[cid], where[cid], source)
-            for cid in candidates
-            if cid in prints and cid in where
-        ]
+        scored = self._scored(row, print_, source, self._candidates(row, print_, source, False))
+        if not any(s.method for s in scored):  # nothing by site and title: look by content
+            seen = {s.article_id for s in scored}
+            more = [c for c in self._candidates(row, print_, source, True) if c not in seen]
+            scored += self._scored(row, print_, source, more)
         links = sorted((s for s in scored if s.method), key=lambda s: s.strength, reverse=True)
         self.session.execute(
             delete(models.LinkSuggestion).where(models.LinkSuggestion.repost_id == row.id)
@@ -196,6 +193,21 @@ class Linker:
                     )
                 )
         return self._set_link(row, best)
+
+    def _scored(
+        self,
+        row: models.Article,
+        print_: fp.Fingerprint,
+        source: models.RepostSource,
+        candidates: list[int],
+    ) -> list[Scored]:
+        prints = index.load_fingerprints(self.session, candidates)
+        where = self._where(list(prints))
+        return [
+            self._score(row, print_, cid, prints[cid], where[cid], source)
+            for cid in candidates
+            if cid in prints and cid in where
+        ]
 
     def _prefer_original(self, links: list[Scored]) -> Scored | None:
         """Among candidates that fit about as well, the one the others copy; else none.
@@ -223,9 +235,17 @@ class Linker:
         return {article_id: (site, published) for article_id, site, published in rows}
 
     def _candidates(
-        self, row: models.Article, print_: fp.Fingerprint, source: models.RepostSource
+        self,
+        row: models.Article,
+        print_: fp.Fingerprint,
+        source: models.RepostSource,
+        by_content: bool,
     ) -> list[int]:
-        """Articles that could be ``row``'s original, from the indexes (never a full scan)."""
+        """Articles that could be ``row``'s original, from the indexes (never a full scan).
+
+        The source's site in the date window and the same title first; with
+        ``by_content``, also any article sharing an LSH band of the text.
+        """
         found: dict[int, None] = {}
         if row.published_at is not None and source.agency_host:
             lo = row.published_at - timedelta(days=self.policy.days_before)
@@ -241,7 +261,10 @@ class Linker:
                 )
             )
         found.update(dict.fromkeys(index.candidates_by_title(self.session, print_.title_keys)))
-        found.update(dict.fromkeys(index.candidates_by_bands(self.session, print_, exclude=row.id)))
+        if by_content:
+            found.update(
+                dict.fromkeys(index.candidates_by_bands(self.session, print_, exclude=row.id))
+            )
         found.pop(row.id, None)
         copies = set(
             self.session.scalars(
