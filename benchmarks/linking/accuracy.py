@@ -1,6 +1,6 @@
 """Precision and recall of repost linking on the labelled pages of ``tests/fixtures/linking``.
 
-    python -m benchmarks.linking.accuracy [--fixtures DIR] [--database URL]
+    python -m benchmarks.linking.accuracy [--fixtures DIR] [--database URL] [--relink]
 
 Every page of the set is loaded in the labelled arrival order, as a crawl
 would store it: ``extract_article`` → ``Repository.save_article`` →
@@ -8,7 +8,10 @@ would store it: ``extract_article`` → ``Repository.save_article`` →
 predicted pair is a repost URL and the URL of its first original
 (``first_original``); suggestions below the threshold are not links. Prints a
 Markdown table per split (tune, holdout, all) and every wrong or missing link
-with its method, confidence and the best suggestions' scores.
+with its method, confidence and the best suggestions' scores. With ``--relink``,
+every link, source, suggestion and fingerprint the crawl made is then deleted and
+``scrapy relink``'s batch (``govnews.link.relink``) links the stored pages again
+from scratch: the figures are those of the relink.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from govnews.extract import extract_article
 from govnews.link.graph import first_original
 from govnews.link.linker import Linker
-from govnews.store import Repository, models, open_database, session_factory
+from govnews.link.registry import AgencyRegistry
+from govnews.link.relink import relink
+from govnews.store import Repository, fingerprints, models, open_database, session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "linking"
@@ -189,14 +194,35 @@ def score(pairs: Iterable[Pair], links: dict[str, Link]) -> Score:
     return result
 
 
-def evaluate(fixtures: Path = FIXTURES, database: str = "sqlite://") -> Report:
-    """Load the labelled set into a fresh database and score the links it makes."""
+def relink_from_scratch(session: Session) -> None:
+    """Forget every link the crawl made (and the fingerprints) and link everything again."""
+    for table in (
+        models.LinkSuggestion,
+        models.Repost,
+        models.RepostSource,
+        fingerprints.FingerprintBand,
+        fingerprints.ArticleFingerprint,
+    ):
+        session.execute(delete(table))
+    session.commit()
+    relink(session, AgencyRegistry.load(session), workers=1)
+
+
+def evaluate(
+    fixtures: Path = FIXTURES, database: str = "sqlite://", from_scratch: bool = False
+) -> Report:
+    """Load the labelled set into a fresh database and score the links it makes.
+
+    ``from_scratch``: then relink everything from scratch (:func:`relink_from_scratch`).
+    """
     labels = load_labels(fixtures)
     engine = open_database(database)
     try:
         with session_factory(engine)() as session:
             started = time.perf_counter()
             load_pages(session, labels.arrival)
+            if from_scratch:
+                relink_from_scratch(session)
             seconds = time.perf_counter() - started
             links = stored_links(session)
     finally:
@@ -263,8 +289,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fixtures", type=Path, default=FIXTURES)
     parser.add_argument("--database", default="sqlite://", help="SQLAlchemy URL (fresh)")
+    parser.add_argument("--relink", action="store_true", help="then relink from scratch")
     args = parser.parse_args(argv)
-    report = evaluate(args.fixtures, args.database)
+    report = evaluate(args.fixtures, args.database, args.relink)
     pages = len(report.labels.arrival)
     print(
         f"{pages} pages loaded in arrival order: {report.seconds:.2f} s "

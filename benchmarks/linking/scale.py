@@ -1,14 +1,15 @@
 """Linking at scale: generated articles linked from scratch, then new articles linked one by one.
 
     python -m benchmarks.linking.scale [--sizes 10000,100000] [--new 1000]
-        [--modes relink,rows] [--seed 0] [--workdir DIR]
+        [--modes relink,rows] [--workers N] [--seed 0] [--workdir DIR]
 
 For each size N, ``generate.py`` makes N articles (about 10% portal reposts) that
 are bulk-inserted into a fresh SQLite file (ORM ``insert(Article)`` and
 ``insert(ArticleUrl)``, no links, no fingerprints: the insert time is reported on
 its own). A copy of that file is then linked from scratch in each mode:
 
-- ``relink``: ``govnews.link.linker.relink`` (what ``scrapy relink`` runs);
+- ``relink``: ``govnews.link.relink.relink`` (what ``scrapy relink`` runs), which
+  fingerprints in ``--workers`` processes (default: one per core);
 - ``rows``: ``Linker.link`` on every article in arrival order (published time),
   one commit per 100 articles, as a crawl's pipeline does.
 
@@ -41,8 +42,9 @@ from sqlalchemy.orm import Session
 
 from benchmarks.linking.generate import Generated, generate, sites
 from govnews import items
-from govnews.link.linker import Linker, relink
+from govnews.link.linker import Linker
 from govnews.link.registry import AgencyRegistry
+from govnews.link.relink import relink
 from govnews.store import Repository, models, open_database, session_factory
 
 CHUNK = 2000
@@ -108,16 +110,16 @@ def build(path: Path, size: int, new: int, seed: int) -> dict[str, Any]:
     }
 
 
-def link(path: Path, mode: str) -> dict[str, Any]:
+def link(path: Path, mode: str, workers: int | None) -> dict[str, Any]:
     """Link every stored article from scratch in ``mode``; time, memory and accuracy."""
     engine = open_database(database_url(path))
     baseline = rss_mb()
     with session_factory(engine)() as session:
         started = time.perf_counter()
-        linker = Linker(session)
         if mode == "relink":
-            run_relink(linker)
+            relink(session, AgencyRegistry.load(session), workers=workers)
         else:
+            linker = Linker(session)
             ids = list(
                 session.scalars(
                     select(models.Article.id).order_by(
@@ -175,15 +177,6 @@ def link_new(path: Path) -> dict[str, Any]:
         "peak_mb": rss_mb(),
         **quality,
     }
-
-
-def run_relink(linker: Linker) -> None:
-    """``linker.relink()`` if the Linker has one, else the module's ``relink(linker)``."""
-    method = getattr(linker, "relink", None)
-    if callable(method):
-        method()
-        return
-    relink(linker)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -273,7 +266,14 @@ def phase(*args: str) -> dict[str, Any]:
     return result
 
 
-def run(sizes: list[int], new: int, modes: list[str], seed: int, workdir: Path) -> None:
+def run(
+    sizes: list[int],
+    new: int,
+    modes: list[str],
+    seed: int,
+    workdir: Path,
+    workers_option: int | None = None,
+) -> None:
     """Every phase for every size, then the tables."""
     builds: dict[int, dict[str, Any]] = {}
     links: dict[tuple[int, str], dict[str, Any]] = {}
@@ -288,7 +288,8 @@ def run(sizes: list[int], new: int, modes: list[str], seed: int, workdir: Path) 
             copy = workdir / f"articles-{size}-{mode}.db"
             for suffix in (".db", ".truth.json", ".new.json"):
                 shutil.copyfile(base.with_suffix(suffix), copy.with_suffix(suffix))
-            links[size, mode] = phase("link", str(copy), mode)
+            workers = "-" if workers_option is None else str(workers_option)
+            links[size, mode] = phase("link", str(copy), mode, workers)
             print(f"linked {size} ({mode}): {links[size, mode]['seconds']:.1f} s", file=sys.stderr)
             if size == largest and new and fresh is None:
                 fresh = phase("new", str(copy))
@@ -353,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", default="relink,rows")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep the databases here")
+    parser.add_argument("--workers", type=int, help="relink's fingerprint processes (all cores)")
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         if name == "build":
             result = build(Path(path), int(rest[0]), int(rest[1]), int(rest[2]))
         elif name == "link":
-            result = link(Path(path), rest[0])
+            result = link(Path(path), rest[0], int(rest[1]) if rest[1] != "-" else None)
         else:
             result = link_new(Path(path))
         print(RESULT + json.dumps(result))
@@ -369,10 +371,10 @@ def main(argv: list[str] | None = None) -> None:
     modes = [mode for mode in args.modes.split(",") if mode]
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        run(sizes, args.new, modes, args.seed, args.workdir)
+        run(sizes, args.new, modes, args.seed, args.workdir, args.workers)
         return
     with tempfile.TemporaryDirectory(prefix="govnews-scale-") as workdir:
-        run(sizes, args.new, modes, args.seed, Path(workdir))
+        run(sizes, args.new, modes, args.seed, Path(workdir), args.workers)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from scrapy.exceptions import UsageError
 from sqlalchemy.orm import Session
 
 from govnews.extract.dates import parse_date
-from govnews.link.linker import Change, Linker, relink
 from govnews.link.registry import AgencyRegistry
+from govnews.link.relink import Change, relink
 from govnews.store import models
 from govnews.store.database import open_database, session_factory
 
@@ -20,7 +20,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "[--since DATE] [--site HOST]"
+        return "[--since DATE] [--site HOST] [--workers N]"
 
     def short_desc(self) -> str:
         return "Recompute repost links over stored articles and print what changed"
@@ -30,25 +30,30 @@ class Command(ScrapyCommand):
             "Links every stored article again, oldest first: by declared URL, then by "
             "source agency, title, date and text. Run it after the agency registry has "
             "grown (new sites crawled, data/agencies.toml edited). --since limits it to "
-            "articles published since DATE (2022-08-01), --site to one host."
+            "articles published since DATE (2022-08-01), --site to one host. Fingerprints "
+            "are computed by --workers processes (default: one per core). All changes are "
+            "written in one transaction."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--since", help="only articles published since this date")
         parser.add_argument("--site", help="only articles of this host")
+        parser.add_argument("--workers", type=int, help="processes that fingerprint articles")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
             raise UsageError("relink takes no arguments")
         since = parse_date(opts.since) if opts.since else None
+        if opts.workers is not None and opts.workers < 1:
+            raise UsageError("--workers must be at least 1")
         if opts.since and since is None:
             raise UsageError(f"--since {opts.since!r} is not a date")
         engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
         with session_factory(engine)() as session:
             registry = AgencyRegistry.load(session)
-            changes = relink(Linker(session, registry), since=since, site=opts.site)
+            changes = relink(session, registry, since=since, site=opts.site, workers=opts.workers)
             registry.save(session)
             session.commit()
             for change in changes:
@@ -58,6 +63,7 @@ class Command(ScrapyCommand):
 
 def describe(session: Session, change: Change) -> str:
     """One line: the repost, its original before and after, and how it is linked now."""
+
     def url(article_id: int | None) -> str:
         row = session.get(models.Article, article_id) if article_id else None
         return row.url if row else "-"

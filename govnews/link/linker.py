@@ -11,9 +11,10 @@ ones are kept as suggestions with their scores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -62,7 +63,15 @@ class Scored:
     containment: float
     numbers: float
     method: str | None = None
-    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """The scores as kept with a suggestion."""
+        return {
+            "title": round(self.title, 3),
+            "containment": round(self.containment, 3),
+            "numbers": round(self.numbers, 3),
+        }
 
     @property
     def strength(self) -> float:
@@ -107,12 +116,44 @@ class Linker:
         if source is not None and self._needs_match(row, print_):
             changed += self._match(row, print_, source)
         for waiting in self._waiting_for(row, print_):
-            waiting_print = index.load_fingerprints(self.session, [waiting.id]).get(waiting.id)
-            waiting_source = self.session.get(models.RepostSource, waiting.id)
-            if waiting_print is not None and waiting_source is not None:
-                changed += self._match(waiting, waiting_print, waiting_source)
+            changed += self._offer(row, print_, waiting)
         self.session.flush()
         return changed
+
+    def _offer(
+        self, row: models.Article, print_: fp.Fingerprint, waiting: models.RepostSource
+    ) -> list[models.Repost]:
+        """Match a waiting repost again if ``row`` could be its original; else maybe suggest it.
+
+        Without a link to ``row``, the repost's best match cannot change (its other
+        candidates are as they were): only a new suggestion is kept.
+        """
+        repost_id = waiting.article_id
+        repost_print = index.load_fingerprints(self.session, [repost_id]).get(repost_id)
+        if repost_print is None:
+            return []
+        where = (row.site, row.published_at)
+        scored = score(
+            self.policy,
+            waiting.published_at,
+            repost_print,
+            waiting.agency_host,
+            row.id,
+            print_,
+            where,
+        )
+        if scored.method:
+            repost = self.session.get(models.Article, repost_id)
+            return self._match(repost, repost_print, waiting) if repost is not None else []
+        if scored.strength >= self.policy.suggest:
+            self.session.execute(
+                delete(models.LinkSuggestion).where(
+                    models.LinkSuggestion.repost_id == repost_id,
+                    models.LinkSuggestion.candidate_id == row.id,
+                )
+            )
+            self.session.add(suggestion(repost_id, scored))
+        return []
 
     # --- the article's own records -----------------------------------------------------
 
@@ -124,26 +165,15 @@ class Linker:
     def _record_source(self, row: models.Article) -> models.RepostSource | None:
         """Keep who the article says it comes from, when that is not its own site."""
         existing = self.session.get(models.RepostSource, row.id)
-        resolution = (
-            self.registry.resolve(row.source_name, context=ResolveContext.of(row))
-            if row.source_name
-            else None
-        )
-        own = resolution is None or (
-            resolution.agency is not None and resolution.agency.host == row.site
-        )
-        if own:
+        found = source_of(self.registry, row)
+        if found is None:
             if existing is not None:
                 self.session.delete(existing)
             return None
-        assert resolution is not None and row.source_name
-        host = resolution.agency.host if resolution.agency else None
         if existing is None:
             existing = models.RepostSource(article_id=row.id)
             self.session.add(existing)
-        existing.source_name = row.source_name
-        existing.agency_host = host
-        existing.resolution = resolution.how
+        existing.source_name, existing.agency_host, existing.resolution = found
         existing.published_at = row.published_at
         return existing
 
@@ -158,7 +188,9 @@ class Linker:
         where = self._where([repost.original_id]).get(repost.original_id)
         if target is None or where is None:
             return False
-        scored = self._score(row, print_, repost.original_id, target, where, None)
+        scored = score(
+            self.policy, row.published_at, print_, None, repost.original_id, target, where
+        )
         if max(scored.title, scored.containment) >= self.policy.declared_mismatch:
             return False
         repost.original_id, repost.linked_at = None, None  # a moved or reused URL
@@ -175,23 +207,13 @@ class Linker:
             seen = {s.article_id for s in scored}
             more = [c for c in self._candidates(row, print_, source, True) if c not in seen]
             scored += self._scored(row, print_, source, more)
-        links = sorted((s for s in scored if s.method), key=lambda s: s.strength, reverse=True)
+        best, suggested = choose(
+            self.policy, scored, lambda article_id: chain(self.session, article_id)[-1]
+        )
         self.session.execute(
             delete(models.LinkSuggestion).where(models.LinkSuggestion.repost_id == row.id)
         )
-        best = links[0] if links else None
-        if best and len(links) > 1 and best.strength - links[1].strength < self.policy.margin:
-            best = self._prefer_original(links)  # near ties: the original, not another copy
-        for s in scored:
-            if s is not best and s.strength >= self.policy.suggest:
-                self.session.add(
-                    models.LinkSuggestion(
-                        repost_id=row.id,
-                        candidate_id=s.article_id,
-                        score=round(s.strength, 3),
-                        scores=s.scores,
-                    )
-                )
+        self.session.add_all(suggestion(row.id, s) for s in suggested)
         return self._set_link(row, best)
 
     def _scored(
@@ -203,25 +225,14 @@ class Linker:
     ) -> list[Scored]:
         prints = index.load_fingerprints(self.session, candidates)
         where = self._where(list(prints))
+        policy = self.policy
         return [
-            self._score(row, print_, cid, prints[cid], where[cid], source)
+            score(
+                policy, row.published_at, print_, source.agency_host, cid, prints[cid], where[cid]
+            )
             for cid in candidates
             if cid in prints and cid in where
         ]
-
-    def _prefer_original(self, links: list[Scored]) -> Scored | None:
-        """Among candidates that fit about as well, the one the others copy; else none.
-
-        Several portals reposting one original all match a new repost; they are
-        copies of one text, so the first original of their chains wins. Two
-        different originals that fit as well mean the evidence is not clear.
-        """
-        close = [s for s in links if links[0].strength - s.strength < self.policy.margin]
-        roots = {chain(self.session, s.article_id)[-1] for s in close}
-        if len(roots) != 1:
-            return None
-        root = roots.pop()
-        return next((s for s in close if s.article_id == root), None)
 
     def _where(self, ids: list[int]) -> dict[int, tuple[str, datetime | None]]:
         """Site and publication time of the articles ``ids``."""
@@ -276,46 +287,6 @@ class Linker:
         # A candidate that is itself a copy must not lead back to ``row`` (no cycles).
         return [cid for cid in found if cid not in copies or row.id not in chain(self.session, cid)]
 
-    def _score(
-        self,
-        row: models.Article,
-        print_: fp.Fingerprint,
-        candidate_id: int,
-        candidate: fp.Fingerprint,
-        where: tuple[str, datetime | None],
-        source: models.RepostSource | None,
-    ) -> Scored:
-        policy = self.policy
-        title = fp.title_score(print_, candidate)
-        contained = fp.containment(print_, candidate)
-        numbers = fp.numbers_agree(print_, candidate)
-        scored = Scored(candidate_id, title, contained, numbers)
-        scored.scores = {
-            "title": round(title, 3),
-            "containment": round(contained, 3),
-            "numbers": round(numbers, 3),
-        }
-        site, published = where
-        if not self._in_window(row.published_at, published):
-            return scored
-        right_site = source is None or source.agency_host in (None, site)
-        same_numbers = numbers >= policy.numbers
-        if right_site and title >= policy.title and contained >= policy.title_containment:
-            # An original edited after the repost keeps its title and most of its text
-            # but may change its figures; a notice from the same template does not keep both.
-            if same_numbers or (title >= policy.edited_title and contained >= policy.containment):
-                scored.method = "title_date"
-        elif same_numbers and contained >= policy.containment:
-            scored.method = "content"
-        return scored
-
-    def _in_window(self, repost: datetime | None, original: datetime | None) -> bool:
-        if repost is None or original is None:
-            return True
-        before = timedelta(days=self.policy.days_before)
-        after = timedelta(days=self.policy.days_after)
-        return repost - before <= original <= repost + after
-
     def _set_link(self, row: models.Article, best: Scored | None) -> list[models.Repost]:
         repost = self._repost_row(row.id)
         if best is None:
@@ -323,7 +294,6 @@ class Linker:
                 self.session.delete(repost)
                 return [repost]
             return []
-        confidence = round(min(1.0, best.strength * best.numbers), 3)
         if repost is None:
             repost = models.Repost(repost_id=row.id)
             self.session.add(repost)
@@ -331,7 +301,7 @@ class Linker:
             return []
         repost.original_id = best.article_id
         repost.method = best.method or "content"
-        repost.confidence = confidence
+        repost.confidence = confidence(best)
         repost.linked_at = models.utcnow()
         return [repost]
 
@@ -340,8 +310,10 @@ class Linker:
             select(models.Repost).where(models.Repost.repost_id == article_id)
         ).one_or_none()
 
-    def _waiting_for(self, row: models.Article, print_: fp.Fingerprint) -> list[models.Article]:
-        """Unlinked reposts that ``row`` could be the original of."""
+    def _waiting_for(
+        self, row: models.Article, print_: fp.Fingerprint
+    ) -> list[models.RepostSource]:
+        """The sources of the unlinked reposts that ``row`` could be the original of."""
         ids: dict[int, None] = {}
         if row.published_at is not None:
             lo = row.published_at - timedelta(days=self.policy.days_after)
@@ -361,66 +333,126 @@ class Linker:
         ids.pop(row.id, None)
         if not ids:
             return []
-        linked = set(
+        linked = (
+            select(models.Repost.id)
+            .where(
+                models.Repost.repost_id == models.RepostSource.article_id,
+                models.Repost.original_id.is_not(None),
+            )
+            .exists()
+        )
+        return list(
             self.session.scalars(
-                select(models.Repost.repost_id).where(
-                    models.Repost.repost_id.in_(ids), models.Repost.original_id.is_not(None)
-                )
+                select(models.RepostSource).where(models.RepostSource.article_id.in_(ids), ~linked)
             )
         )
-        sources = set(
-            self.session.scalars(
-                select(models.RepostSource.article_id).where(
-                    models.RepostSource.article_id.in_(ids)
-                )
-            )
-        )
-        wanted = [i for i in ids if i in sources and i not in linked]
-        return [a for i in wanted if (a := self.session.get(models.Article, i)) is not None]
 
 
-@dataclass
-class Change:
-    """How ``relink`` changed one repost's link: (original id, method) before and after."""
+def source_of(registry: AgencyRegistry, row: Any) -> tuple[str, str | None, str] | None:
+    """Who an article (row or item) says it comes from, when that is not its own site.
 
-    repost_id: int
-    before: tuple[int | None, str | None]
-    after: tuple[int | None, str | None]
-
-
-def relink(
-    linker: Linker, since: datetime | None = None, site: str | None = None, batch: int = 500
-) -> list[Change]:
-    """Link again every stored article (published since ``since``, on ``site``), oldest first.
-
-    Used after the registry has grown or the policy changed; commits every ``batch``
-    articles. Returns the reposts whose link changed.
+    ``(source name, the agency's host or None when unknown, how it was resolved)``.
     """
-    session = linker.session
-    query = select(models.Article.id).order_by(models.Article.published_at, models.Article.id)
-    if since is not None:
-        query = query.where(models.Article.published_at >= since)
-    if site is not None:
-        query = query.where(models.Article.site == site)
-    ids = list(session.scalars(query))
-    before = _links(session)
-    for position, article_id in enumerate(ids, start=1):
-        row = session.get(models.Article, article_id)
-        if row is not None:
-            linker.link(row)
-        if position % batch == 0:
-            session.commit()
-    session.commit()
-    after = _links(session)
-    return [
-        Change(repost_id, before.get(repost_id, (None, None)), after.get(repost_id, (None, None)))
-        for repost_id in sorted(set(before) | set(after))
-        if before.get(repost_id, (None, None)) != after.get(repost_id, (None, None))
-    ]
-
-
-def _links(session: Session) -> dict[int, tuple[int | None, str | None]]:
-    rows = session.execute(
-        select(models.Repost.repost_id, models.Repost.original_id, models.Repost.method)
+    if not row.source_name:
+        return None
+    resolution = registry.known(row.source_name) or registry.resolve(
+        row.source_name, context=ResolveContext.of(row)
     )
-    return {repost_id: (original_id, method) for repost_id, original_id, method in rows}
+    if resolution is None or (resolution.agency is not None and resolution.agency.host == row.site):
+        return None
+    host = resolution.agency.host if resolution.agency else None
+    return row.source_name, host, resolution.how
+
+
+def score(
+    policy: LinkPolicy,
+    published: datetime | None,
+    print_: fp.Fingerprint,
+    host: str | None,
+    candidate_id: int,
+    candidate: fp.Fingerprint,
+    where: tuple[str, datetime | None],
+    title: float | None = None,
+    contained: float | None = None,
+) -> Scored:
+    """How well ``candidate`` fits as the original of a repost, and by which method.
+
+    ``published`` and ``print_`` are the repost's; ``host`` the site its source
+    agency maps to (None: any site); ``where`` the candidate's site and time.
+    ``title`` and ``contained``: the title score and containment, if known.
+    """
+    if title is None:
+        title = fp.title_score(print_, candidate)
+    if contained is None:
+        contained = fp.containment(print_, candidate)
+    numbers = fp.numbers_agree(print_, candidate)
+    scored = Scored(candidate_id, title, contained, numbers)
+    site, candidate_published = where
+    if not in_window(policy, published, candidate_published):
+        return scored
+    right_site = host in (None, site)
+    same_numbers = numbers >= policy.numbers
+    if right_site and title >= policy.title and contained >= policy.title_containment:
+        # An original edited after the repost keeps its title and most of its text
+        # but may change its figures; a notice from the same template does not keep both.
+        if same_numbers or (title >= policy.edited_title and contained >= policy.containment):
+            scored.method = "title_date"
+    elif same_numbers and contained >= policy.containment:
+        scored.method = "content"
+    return scored
+
+
+def can_matter(policy: LinkPolicy, title: float, contained: float) -> bool:
+    """False when a candidate with these scores can be neither linked nor suggested.
+
+    A link needs the title or the text above its threshold, a suggestion a
+    strength (at most the mean of the two) above ``policy.suggest``: a cheap
+    test that spares the full :func:`score` of most candidates.
+    """
+    floor = min(2 * policy.suggest, policy.title, policy.containment)
+    return title + contained >= floor - 1e-9
+
+
+def in_window(policy: LinkPolicy, repost: datetime | None, original: datetime | None) -> bool:
+    """True when ``original`` is published in the window around ``repost``, or a date is unknown."""
+    if repost is None or original is None:
+        return True
+    before = timedelta(days=policy.days_before)
+    after = timedelta(days=policy.days_after)
+    return repost - before <= original <= repost + after
+
+
+def choose(
+    policy: LinkPolicy, scored: list[Scored], root_of: Callable[[int], int]
+) -> tuple[Scored | None, list[Scored]]:
+    """The candidate to link (or None) and the ones to keep as suggestions.
+
+    Among candidates that fit about as well, the one the others copy wins
+    (``root_of`` gives the first original of an article's chain): several
+    portals reposting one original all match a new repost. Two different
+    originals that fit as well mean the evidence is not clear: no link.
+    """
+    links = sorted((s for s in scored if s.method), key=lambda s: s.strength, reverse=True)
+    best = links[0] if links else None
+    if best and len(links) > 1 and best.strength - links[1].strength < policy.margin:
+        close = [s for s in links if best.strength - s.strength < policy.margin]
+        roots = {root_of(s.article_id) for s in close}
+        root = roots.pop() if len(roots) == 1 else None
+        best = next((s for s in close if s.article_id == root), None)
+    suggested = [s for s in scored if s is not best and s.strength >= policy.suggest]
+    return best, suggested
+
+
+def suggestion(repost_id: int, scored: Scored) -> models.LinkSuggestion:
+    """The ``link_suggestions`` row of a candidate that was not linked."""
+    return models.LinkSuggestion(
+        repost_id=repost_id,
+        candidate_id=scored.article_id,
+        score=round(scored.strength, 3),
+        scores=scored.scores,
+    )
+
+
+def confidence(best: Scored) -> float:
+    """The confidence stored with a link found by title, date or text."""
+    return round(min(1.0, best.strength * best.numbers), 3)

@@ -650,13 +650,9 @@ class AgencyRegistry:
         key, notes = _normalise_parts(source_name)
         if not key:
             return Resolution(name="", reason="empty")
-        hit = self._lookup(key)
+        hit = self.known(source_name)
         if hit is not None:
             return hit
-        for note in notes:
-            hit = self._lookup(note)
-            if hit is not None:
-                return hit
         if _NOT_A_NAME.fullmatch(key):
             return Resolution(name=key, reason="not-a-name")
         note_regions: frozenset[str] = frozenset()
@@ -674,6 +670,19 @@ class AgencyRegistry:
         if result.unknown and record and len(key) <= MAX_NAME_LENGTH:
             self._record_unknown(key, source_name)
         return result
+
+    def known(self, source_name: str) -> Resolution | None:
+        """The agency a 来源 name (or its bracketed note) names exactly or by alias, or None.
+
+        What :meth:`resolve` finds without context, cheaply; None means the name
+        needs completing from context, or is unknown.
+        """
+        key, notes = _normalise_parts(source_name)
+        for name in (key, *notes):
+            hit = self._lookup(name) if name else None
+            if hit is not None:
+                return hit
+        return None
 
     def _lookup(self, key: str) -> Resolution | None:
         """An exact or alias match of a normalised name."""

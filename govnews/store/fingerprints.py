@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from govnews.link.fingerprint import (
+    COMMON_BAND,
     MIN_BAND_SHINGLES,
     NUM_PERM,
     TITLE_KEY_LENGTH,
@@ -110,19 +111,36 @@ def store_fingerprint(session: Session, article_id: int, fp: Fingerprint) -> boo
 
 
 def store_fingerprints(session: Session, items: Iterable[tuple[int, Fingerprint]]) -> int:
-    """Store many fingerprints at once; returns how many were written.
+    """Store many fingerprints at once, band keys included; returns how many were written.
 
     An article listed twice keeps its last fingerprint; an article whose
-    stored fingerprint is equal is left alone; others are replaced, band keys
-    included. Band rows are written sorted by key, which SQLite inserts
-    several times faster than in arrival order: give a whole batch at once.
+    stored fingerprint is equal is left alone; others are replaced. Band rows
+    are written sorted by key, which SQLite inserts several times faster than
+    in arrival order: give a whole batch at once.
+    """
+    changed = write_fingerprints(session, items)
+    banded = [(i, fp) for i, fp in changed.items() if fp.shingle_count >= MIN_BAND_SHINGLES]
+    if banded:
+        ids = np.array([i for i, _ in banded], dtype=np.int64)
+        signatures = np.stack([fp.minhash for _, fp in banded])
+        insert_bands(session, ids, band_key_matrix(signatures))
+    return len(changed)
+
+
+def write_fingerprints(
+    session: Session, items: Iterable[tuple[int, Fingerprint]]
+) -> dict[int, Fingerprint]:
+    """:func:`store_fingerprints` without the new band rows; returns the fingerprints written.
+
+    The band rows of replaced fingerprints are deleted; insert the new ones
+    with :func:`insert_bands` (for instance once, sorted, after many calls).
     """
     session.flush()
     wanted = dict(items)
     stored = load_fingerprints(session, _stored_ids(session, wanted))
     changed = {i: fp for i, fp in wanted.items() if stored.get(i) != fp}
     if not changed:
-        return 0
+        return {}
     replaced = {i: stored[i] for i in changed if i in stored}
     if replaced:
         old_bands = [(key, i) for i, fp in replaced.items() for key in band_keys(fp)]
@@ -130,12 +148,7 @@ def store_fingerprints(session: Session, items: Iterable[tuple[int, Fingerprint]
         for chunk in _chunks(list(replaced)):
             session.execute(delete(_FINGERPRINTS).where(_FINGERPRINTS.c.article_id.in_(chunk)))
     _executemany(session, _INSERT_FINGERPRINT, [_row(i, fp) for i, fp in changed.items()])
-    banded = [(i, fp) for i, fp in changed.items() if fp.shingle_count >= MIN_BAND_SHINGLES]
-    if banded:
-        ids = np.array([i for i, _ in banded], dtype=np.int64)
-        signatures = np.stack([fp.minhash for _, fp in banded])
-        _insert_bands(session, ids, band_key_matrix(signatures))
-    return len(changed)
+    return changed
 
 
 def delete_fingerprint(session: Session, article_id: int) -> bool:
@@ -154,10 +167,18 @@ def band_matches(
     """``(article_id, shared_bands)`` of the stored articles sharing a band with ``fp``.
 
     Most shared bands first (then newest id first), at most ``limit``;
-    ``exclude`` leaves out the article itself.
+    ``exclude`` leaves out the article itself. Band keys held by more than
+    :data:`~govnews.link.fingerprint.COMMON_BAND` articles are skipped: they
+    are counted first (on the primary key alone), then only the others are
+    joined to the fingerprints.
     """
     keys = band_keys(fp)
     if not keys or limit <= 0:
+        return []
+    sizes = session.execute(_BUCKET_SIZES, {"keys": keys})
+    common = {key for key, size in sizes if size > COMMON_BAND}
+    keys = [key for key in keys if key not in common]
+    if not keys:
         return []
     parameters = {"keys": keys, "exclude": -1 if exclude is None else exclude, "limit": limit}
     return [(article_id, shared) for article_id, shared in session.execute(_MATCHES, parameters)]
@@ -244,7 +265,7 @@ def rebuild_band_index(session: Session) -> int:
         keys.append(band_key_matrix(signatures.astype(np.uint32)))
     if not ids:
         return 0
-    return _insert_bands(session, np.concatenate(ids), np.concatenate(keys))
+    return insert_bands(session, np.concatenate(ids), np.concatenate(keys))
 
 
 def prune_bands(session: Session) -> int:
@@ -270,32 +291,48 @@ _MATCHES = (
     .order_by(_SHARED.desc(), _BANDS.c.article_id.desc())
     .limit(bindparam("limit"))
 )
+# How many articles hold each key: counted on the primary key alone, no join.
+_BUCKET_SIZES = (
+    select(_BANDS.c.band, func.count().label("size"))
+    .where(_BANDS.c.band.in_(bindparam("keys", expanding=True)))
+    .group_by(_BANDS.c.band)
+)
 _DELETE_BAND = delete(_BANDS).where(
     _BANDS.c.band == bindparam("band"), _BANDS.c.article_id == bindparam("article_id")
 )
 
 
-def _insert_bands(session: Session, ids: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> int:
-    """Insert the band rows of ``ids`` (``keys`` is ``(len(ids), bands)``), sorted by key."""
+def insert_bands(session: Session, ids: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> int:
+    """Insert the band rows of ``ids`` (``keys`` is ``(len(ids), bands)``), sorted by key.
+
+    Only for articles whose old band rows are gone (:func:`write_fingerprints`).
+    """
     flat_keys = keys.reshape(-1)
     flat_ids = np.repeat(ids, keys.shape[1])
     order = np.lexsort((flat_ids, flat_keys))
-    flat_keys, flat_ids = flat_keys[order], flat_ids[order]
+    return insert_sorted_bands(session, flat_keys[order], flat_ids[order])
+
+
+def insert_sorted_bands(
+    session: Session, keys: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]
+) -> int:
+    """Insert band rows ``(keys[i], ids[i])`` already sorted by key, then id; returns how many."""
     # A band key twice for one article (a 64-bit collision) would break the primary key.
-    keep = np.ones(flat_keys.size, dtype=np.bool_)
-    keep[1:] = (flat_keys[1:] != flat_keys[:-1]) | (flat_ids[1:] != flat_ids[:-1])
-    flat_keys, flat_ids = flat_keys[keep], flat_ids[keep]
+    keep = np.ones(keys.size, dtype=np.bool_)
+    keep[1:] = (keys[1:] != keys[:-1]) | (ids[1:] != ids[:-1])
+    if not keep.all():
+        keys, ids = keys[keep], ids[keep]
     rows = (
         row
-        for start in range(0, flat_keys.size, BAND_BATCH)
+        for start in range(0, keys.size, BAND_BATCH)
         for row in zip(
-            flat_keys[start : start + BAND_BATCH].tolist(),
-            flat_ids[start : start + BAND_BATCH].tolist(),
+            keys[start : start + BAND_BATCH].tolist(),
+            ids[start : start + BAND_BATCH].tolist(),
             strict=True,
         )
     )
     _executemany(session, _INSERT_BAND, rows)
-    return int(flat_keys.size)
+    return int(keys.size)
 
 
 def _executemany(
