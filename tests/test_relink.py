@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from benchmarks.linking.generate import generate
 from benchmarks.linking.scale import seed_registry
+from govnews.link import fingerprint as fp
 from govnews.link import relink as batch
 from govnews.link.linker import Linker
+from govnews.link.pool import Pool, Prints
 from govnews.link.registry import AgencyRegistry
 from govnews.store import fingerprints, models, open_database, session_factory
 
@@ -162,3 +164,38 @@ def test_a_failed_relink_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         for table in (models.Repost, models.RepostSource, fingerprints.ArticleFingerprint):
             assert count(session, table) == 0
     engine.dispose()
+
+
+def test_the_pool_finds_what_the_database_finds(
+    crawled: tuple[Engine, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = crawled[0]
+    with session_factory(engine)() as session:
+        ids = session.scalars(select(models.Article.id)).all()
+        prints = fingerprints.load_fingerprints(session, ids)
+        where = {
+            i: (site, published)
+            for i, site, published in session.execute(
+                select(models.Article.id, models.Article.site, models.Article.published_at)
+            )
+        }
+        pool = Pool(where, Prints.of(prints.items()))
+        sample = ids[::7]
+        for limit in (fp.COMMON_BAND, 3):  # and with band keys of 4+ articles skipped
+            monkeypatch.setattr(fp, "COMMON_BAND", limit)
+            monkeypatch.setattr(fingerprints, "COMMON_BAND", limit)
+            for article_id in sample:
+                print_ = prints[article_id]
+                assert pool.by_bands(print_, article_id) == fingerprints.candidates_by_bands(
+                    session, print_, exclude=article_id
+                )
+        for article_id in sample:
+            print_ = prints[article_id]
+            assert pool.fingerprint(article_id) == print_
+            assert pool.by_title(print_.title_keys) == fingerprints.candidates_by_title(
+                session, print_.title_keys
+            )
+            others = ids[:50]
+            assert pool.containment(print_, others).tolist() == [
+                fp.containment(print_, prints[o]) for o in others
+            ]

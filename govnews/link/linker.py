@@ -91,6 +91,7 @@ class Linker:
         self.session = session
         self.registry = registry if registry is not None else AgencyRegistry.load(session)
         self.policy = policy or LinkPolicy()
+        self._common_bands: set[int] = set()
 
     # --- entry points ------------------------------------------------------------------
 
@@ -273,9 +274,7 @@ class Linker:
             )
         found.update(dict.fromkeys(index.candidates_by_title(self.session, print_.title_keys)))
         if by_content:
-            found.update(
-                dict.fromkeys(index.candidates_by_bands(self.session, print_, exclude=row.id))
-            )
+            found.update(dict.fromkeys(self._by_bands(print_, row.id)))
         found.pop(row.id, None)
         copies = set(
             self.session.scalars(
@@ -310,6 +309,11 @@ class Linker:
             select(models.Repost).where(models.Repost.repost_id == article_id)
         ).one_or_none()
 
+    def _by_bands(self, print_: fp.Fingerprint, exclude: int) -> list[int]:
+        return index.candidates_by_bands(
+            self.session, print_, exclude=exclude, common=self._common_bands
+        )
+
     def _waiting_for(
         self, row: models.Article, print_: fp.Fingerprint
     ) -> list[models.RepostSource]:
@@ -329,7 +333,7 @@ class Linker:
                 )
             )
         ids.update(dict.fromkeys(index.candidates_by_title(self.session, print_.title_keys)))
-        ids.update(dict.fromkeys(index.candidates_by_bands(self.session, print_, exclude=row.id)))
+        ids.update(dict.fromkeys(self._by_bands(print_, row.id)))
         ids.pop(row.id, None)
         if not ids:
             return []

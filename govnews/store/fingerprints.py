@@ -9,8 +9,9 @@ match, never a scan of all fingerprints.
 ``fingerprint_bands`` has no foreign key and no index on ``article_id``, on
 purpose (measured on 100,000 articles, 4.2 million band rows): either makes
 bulk inserts 2 to 10 times slower. Band rows of a deleted article are left
-behind but never returned (look-ups join ``article_fingerprints``, which the
-article's deletion cascades to); :func:`prune_bands` removes them. Replacing
+behind but never returned (look-ups check the ids they find against
+``article_fingerprints``, which the article's deletion cascades to; joining
+the two in the look-up costs five times more); :func:`prune_bands` removes them. Replacing
 a fingerprint deletes its old band rows by primary key, recomputed from the
 stored signature.
 
@@ -162,38 +163,54 @@ def delete_fingerprint(session: Session, article_id: int) -> bool:
 
 
 def band_matches(
-    session: Session, fp: Fingerprint, limit: int = 50, exclude: int | None = None
+    session: Session,
+    fp: Fingerprint,
+    limit: int = 50,
+    exclude: int | None = None,
+    common: set[int] | None = None,
 ) -> list[tuple[int, int]]:
     """``(article_id, shared_bands)`` of the stored articles sharing a band with ``fp``.
 
     Most shared bands first (then newest id first), at most ``limit``;
     ``exclude`` leaves out the article itself. Band keys held by more than
     :data:`~govnews.link.fingerprint.COMMON_BAND` articles are skipped: they
-    are counted first (on the primary key alone), then only the others are
-    joined to the fingerprints.
+    are counted first, then the others matched, both on the primary key alone;
+    band rows left by deleted articles are dropped from the result. ``common``,
+    kept by the caller between calls, remembers the keys found common (a
+    key's articles only grow), so that their large counts are not made again.
     """
     keys = band_keys(fp)
     if not keys or limit <= 0:
         return []
-    sizes = session.execute(_BUCKET_SIZES, {"keys": keys})
-    common = {key for key, size in sizes if size > COMMON_BAND}
+    common = set() if common is None else common
+    unknown = [key for key in keys if key not in common]
+    if unknown:
+        sizes = session.execute(_BUCKET_SIZES, {"keys": unknown})
+        common.update(key for key, size in sizes if size > COMMON_BAND)
     keys = [key for key in keys if key not in common]
     if not keys:
         return []
     parameters = {"keys": keys, "exclude": -1 if exclude is None else exclude, "limit": limit}
-    return [(article_id, shared) for article_id, shared in session.execute(_MATCHES, parameters)]
+    matches = [(int(i), int(n)) for i, n in session.execute(_MATCHES, parameters)]
+    alive = set(_stored_ids(session, [article_id for article_id, _ in matches]))
+    return [(article_id, shared) for article_id, shared in matches if article_id in alive]
 
 
 def candidates_by_bands(
-    session: Session, fp: Fingerprint, limit: int = 50, exclude: int | None = None
+    session: Session,
+    fp: Fingerprint,
+    limit: int = 50,
+    exclude: int | None = None,
+    common: set[int] | None = None,
 ) -> list[int]:
     """The ids of stored articles sharing at least one band with ``fp``, best first.
 
     With 42 bands of 3 rows, a body whose Jaccard similarity with ``fp`` is
     0.5 or more is among them with probability ≥ 0.996 (see
     ``govnews.link.fingerprint.BANDS``); rank them with the scores.
+    ``common``: see :func:`band_matches`.
     """
-    return [article_id for article_id, _ in band_matches(session, fp, limit, exclude)]
+    return [article_id for article_id, _ in band_matches(session, fp, limit, exclude, common)]
 
 
 def candidates_by_title(
@@ -284,7 +301,6 @@ _SHARED = func.count().label("shared")
 # Built once: a statement built per call costs more than SQLite's look-up itself.
 _MATCHES = (
     select(_BANDS.c.article_id, _SHARED)
-    .join(_FINGERPRINTS, _FINGERPRINTS.c.article_id == _BANDS.c.article_id)
     .where(_BANDS.c.band.in_(bindparam("keys", expanding=True)))
     .where(_BANDS.c.article_id != bindparam("exclude"))
     .group_by(_BANDS.c.article_id)
