@@ -18,13 +18,18 @@ from weakref import WeakKeyDictionary
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from govnews import runlock
+from govnews.health import RunHealth, assess
 from govnews.link.linker import Linker
 from govnews.link.registry import AgencyRegistry
+from govnews.link.urls import site_of
+from govnews.runlock import lock_path
 from govnews.signals import page_failed
 from govnews.store.database import open_database, session_factory
-from govnews.store.models import CrawlRun
+from govnews.store.models import Article, CrawlRun
 from govnews.store.repository import Repository
 
 logger = logging.getLogger(__name__)
@@ -38,8 +43,12 @@ class CrawlDatabase:
         self.crawler = crawler
         self.batch_size = max(1, crawler.settings.getint("GOVNEWS_BATCH_SIZE", 100))
         self.counts: Counter[str] = Counter()
-        # Connecting here, while components are built, stops a crawl with a bad
-        # GOVNEWS_DATABASE_URL before it fetches anything.
+        #: Articles stored (new, updated or unchanged) per site in this run.
+        self.sites: Counter[str] = Counter()
+        # Locking and connecting here, while components are built, stops a crawl
+        # that overlaps another, or has a bad GOVNEWS_DATABASE_URL, before it fetches anything.
+        self.lock = lock_path(crawler.settings)
+        runlock.acquire(self.lock, crawler.spidercls.name)
         self.engine = open_database(crawler.settings.get("GOVNEWS_DATABASE_URL"))
         self.session: Session | None = session_factory(self.engine)()
         self.run: CrawlRun | None = None
@@ -88,6 +97,11 @@ class CrawlDatabase:
         """Count outcomes (new, updated, unchanged, failures, links) of this run."""
         self.counts[outcome] += number
 
+    def note_article(self, site: str, status: str) -> None:
+        """Count a stored article: ``new``, ``updated`` or ``unchanged``, and its site."""
+        self.note(status)
+        self.sites[site] += 1
+
     def savepoint(self) -> SessionTransaction:
         """A nested transaction: one item's writes, undone alone if they fail."""
         return self._open_session().begin_nested()
@@ -124,7 +138,13 @@ class CrawlDatabase:
         self._pending = 0
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Commit the last batch and close the run record."""
+        """Commit the last batch, judge the run and close its record; release the lock."""
+        try:
+            self._close_run(spider, reason)
+        finally:
+            runlock.release(self.lock)
+
+    def _close_run(self, spider: Spider, reason: str) -> None:
         if self.session is None or self.run is None:
             return
         if "linker" in self.__dict__:  # what the registry learned from this crawl's pages
@@ -132,10 +152,16 @@ class CrawlDatabase:
         self.commit()
         stats = self.crawler.stats
         requests = stats.get_value("downloader/request_count", 0) if stats else 0
+        health = self.assess(spider, reason, requests)
+        if stats is not None:
+            stats.set_value("govnews/status", health.status)
+            stats.set_value("govnews/exit_code", health.exit_code)
+        if health.problems:
+            logger.error("Run %s %s: %s", self.run.id, health.status, "; ".join(health.problems))
         self.repository.finish_run(
             self.run,
-            status="finished" if reason == "finished" else "stopped",
-            finish_reason=reason,
+            status=health.status,
+            finish_reason=health.describe(reason),
             counts={
                 "requests": requests,
                 "items_new": self.counts["new"],
@@ -148,3 +174,32 @@ class CrawlDatabase:
         self.session.commit()
         self.session.close()
         self.session = None
+
+    def assess(self, spider: Spider, reason: str, requests: int) -> RunHealth:
+        """The health of this run: did it finish, and did it cover the spider's sites?"""
+        assert self.session is not None
+        stats = self.crawler.stats
+        sites = spider_sites(spider)
+        counted = self.session.execute(
+            select(Article.site, func.count()).where(Article.site.in_(sites)).group_by(Article.site)
+        )
+        stored = {site: count for site, count in counted}
+        seen = {
+            site: self.sites[site]
+            + (stats.get_value(f"govnews/skipped_known/{site}", 0) if stats else 0)
+            for site in sites
+        }
+        return assess(
+            reason,
+            requests=requests,
+            failures=self.counts["failures"],
+            seen=seen,
+            stored=stored,
+            max_failure_share=self.crawler.settings.getfloat("GOVNEWS_MAX_FAILURE_SHARE"),
+        )
+
+
+def spider_sites(spider: Spider) -> list[str]:
+    """The sites a spider covers: the hosts of its start URLs."""
+    hosts = (site_of(url) for url in getattr(spider, "start_urls", ()) if url)
+    return sorted(set(hosts))

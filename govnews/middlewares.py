@@ -1,7 +1,8 @@
-"""Spider middleware that re-requests the pages an earlier run failed on."""
+"""Middlewares: re-requesting the pages an earlier run failed on; backing off before retries."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Self
 
@@ -48,3 +49,37 @@ class RetryFailedPagesMiddleware:
             errback=getattr(spider, "on_error", None),
             meta={"govnews_retry": True, "allow_offsite": True},
         )
+
+
+class RetryBackoffMiddleware:
+    """Downloader middleware: wait before each retry, twice as long as before the last one.
+
+    Scrapy's ``RetryMiddleware`` re-requests a page after a 5xx or a timeout at
+    once; a struggling government server is better left alone a moment. The
+    n-th retry waits ``GOVNEWS_RETRY_BACKOFF * 2**(n-1)`` seconds, at most
+    ``GOVNEWS_RETRY_BACKOFF_MAX``. Disabled by ``GOVNEWS_RETRY_BACKOFF = 0``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.base = crawler.settings.getfloat("GOVNEWS_RETRY_BACKOFF")
+        self.longest = crawler.settings.getfloat("GOVNEWS_RETRY_BACKOFF_MAX")
+        if self.base <= 0:
+            raise NotConfigured
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def delay(self, retries: int) -> float:
+        """Seconds to wait before retry number ``retries`` (0: not a retry)."""
+        if retries <= 0:
+            return 0.0
+        return float(min(self.longest, self.base * 2 ** (retries - 1)))
+
+    async def process_request(self, request: Request) -> None:
+        wait = self.delay(int(request.meta.get("retry_times", 0)))
+        if wait:
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("govnews/retry_backoff_waits")
+            await asyncio.sleep(wait)

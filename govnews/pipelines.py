@@ -71,7 +71,7 @@ class StorePipeline(_DatabasePipeline):
                 result = self.database.repository.save_article(item)
         except SQLAlchemyError as exc:
             raise StoreError(f"could not store the article: {exc}") from exc
-        self.database.note(result.status)
+        self.database.note_article(result.row.site, result.status)
         return item
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -91,20 +92,34 @@ def test_repost_brings_its_unlisted_original(
     assert_seed_linked(crawl_engine)
 
 
-def test_second_crawl_adds_no_rows(crawl: Crawl, crawl_engine: Engine) -> None:
+def crawled_urls(log: str) -> set[str]:
+    """The URLs a crawl's DEBUG log says were downloaded."""
+    return {url_key(url) for url in re.findall(r"Crawled \(\d+\) <GET ([^>]+)>", log)}
+
+
+def test_second_crawl_fetches_no_known_article(crawl: Crawl, crawl_engine: Engine) -> None:
     crawl("zhangzhou")
     crawl("nmgfzw")
     first = row_counts(crawl_engine)
-    crawl("zhangzhou")
-    crawl("nmgfzw")
+    with Session(crawl_engine) as session:
+        stored = set(session.scalars(select(ArticleUrl.url_key)))
+    again = [crawl(name, "-s", "LOG_LEVEL=DEBUG") for name in ("zhangzhou", "nmgfzw")]
     assert row_counts(crawl_engine) == first
+    fetched = set().union(*(crawled_urls(done.stderr) for done in again))
+    assert fetched and not fetched & stored  # listings only, no stored article
+    assert all("'govnews/skipped_known'" in done.stderr for done in again)
     with Session(crawl_engine) as session:
         runs = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
         assert [run.spider for run in runs] == ["zhangzhou", "nmgfzw"] * 2
         assert all(run.status == "finished" and run.finished_at for run in runs)
-        assert runs[0].items_new > 0 and runs[2].items_new == 0
-        assert runs[2].items_unchanged == runs[0].items_new
-        assert all(run.requests > 0 for run in runs)
+        assert runs[0].items_new > 0 and runs[2].items_new == runs[2].items_unchanged == 0
+        assert runs[2].requests < runs[0].requests / 2
+        assert runs[3].requests < runs[1].requests / 2
+    # A refresh fetches every article again and finds them unchanged.
+    crawl("zhangzhou", "-s", "GOVNEWS_REFRESH=True")
+    with Session(crawl_engine) as session:
+        last = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+        assert last is not None and last.items_unchanged == runs[0].items_new
 
 
 def test_every_snapshot_article_stored_and_every_declared_original_linked(
@@ -168,7 +183,7 @@ def test_changed_page_updates_its_row(crawl: Crawl, crawl_engine: Engine, tmp_pa
     (snapshot / page).write_text(
         html.replace("作表态发言。", "作表态发言。会议要求抓好落实。"), "utf-8"
     )
-    crawl("zhangzhou", "-s", f"GOVNEWS_MIRROR={snapshot}")
+    crawl("zhangzhou", "-s", f"GOVNEWS_MIRROR={snapshot}", "-s", "GOVNEWS_REFRESH=True")
     with Session(crawl_engine) as session:
         after = article(session, SEED_ORIGINAL)
         assert after is not None and after.id == row_id

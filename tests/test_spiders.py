@@ -27,18 +27,39 @@ def spider(cls: type, **kwargs: str) -> tuple[object, list[dict]]:
     return cls.from_crawler(crawler, **kwargs), failures
 
 
-def test_column_page_gives_articles_with_listed_dates_and_the_other_pages() -> None:
+def test_column_page_gives_articles_with_listed_dates_and_the_next_page() -> None:
     zhangzhou, failures = spider(ZhangzhouSpider)
     out = list(zhangzhou.parse_column(response(f"{NYNCJ}/cms/html/zzsnyj/gzdt/index.html")))
     articles = [r for r in out if r.callback == zhangzhou.parse_article]
-    pages = [r.url for r in out if r.callback == zhangzhou.parse_column and "page=" in r.url]
+    [page] = [r for r in out if r.callback == zhangzhou.parse_column and "page=" in r.url]
     assert len(articles) == 4
     assert all(r.cb_kwargs["listing_date"] is not None for r in articles)
-    assert pages == [
-        f"{NYNCJ}/cms/sitemanage/index.shtml?siteId=60434401&page=2",
-        f"{NYNCJ}/cms/sitemanage/index.shtml?siteId=60434401&page=3",
-    ]
+    assert page.url == f"{NYNCJ}/cms/sitemanage/index.shtml?siteId=60434401&page=2"
+    assert page.cb_kwargs == {"page": 2, "last": 3}
+    second = response(page.url, snapshot_file(page.url).read_bytes())
+    out = list(zhangzhou.parse_column(second, **page.cb_kwargs))
+    pages = [r.url for r in out if r.callback == zhangzhou.parse_column]
+    assert pages == [f"{NYNCJ}/cms/sitemanage/index.shtml?siteId=60434401&page=3"]
+    third = list(zhangzhou.parse_column(second, page=3, last=3))
+    assert [r for r in third if r.callback == zhangzhou.parse_column] == []  # the last page
     assert failures == []
+
+
+def test_column_paging_stops_after_a_page_with_nothing_new() -> None:
+    zhangzhou, _ = spider(ZhangzhouSpider)
+    zhangzhou.any_new = lambda urls: False  # every listed article is stored and current
+    out = list(zhangzhou.parse_column(response(f"{NYNCJ}/cms/html/zzsnyj/gzdt/index.html")))
+    assert [r for r in out if "page=" in r.url] == []
+    assert len([r for r in out if r.callback == zhangzhou.parse_article]) == 4
+
+
+def test_portal_list_stops_paging_when_its_articles_are_all_stored() -> None:
+    nmgfzw, _ = spider(NmgfzwSpider)
+    listing = response("http://www.nmgfzw.cn/shgz/index.html")
+    pages = [r.url for r in nmgfzw.parse(listing) if "list_" in r.url]
+    assert pages  # a first run pages on
+    nmgfzw.any_new = lambda urls: False
+    assert [r.url for r in nmgfzw.parse(listing) if "list_" in r.url] == []
 
 
 def test_empty_column_is_no_failure_but_a_page_without_list_is() -> None:

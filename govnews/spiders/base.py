@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from govnews.extract import ExtractionError, NotAnArticle, extract_article
 from govnews.extract.challenge import status_reason
+from govnews.incremental import KnownArticles
 from govnews.items import Article, Kind
 from govnews.signals import page_failed
 
@@ -34,6 +35,14 @@ class GovnewsSpider(Spider):
         self.crawler.signals.send_catch_log(
             page_failed, url=url, stage=stage, reason=reason, spider=self, callback=callback
         )
+
+    def is_new(self, url: str) -> bool:
+        """False when ``url`` leads to a stored article this run need not fetch again."""
+        return KnownArticles.of(self.crawler).is_new(url)
+
+    def any_new(self, urls: Iterable[str]) -> bool:
+        """True when a listing page's article links bring something new: worth its next page."""
+        return KnownArticles.of(self.crawler).any_new(urls)
 
     def request(self, url: str, callback: Any, **kwargs: Any) -> Request:
         """A request whose download and HTTP errors are recorded as failures."""

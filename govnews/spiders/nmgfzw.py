@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.http import Response, TextResponse
@@ -29,6 +31,12 @@ NON_CONTENT = (
     r"/comment",
     r"/api/",
 )
+
+
+# Article pages (/shgz/20221104/25301.html) and further pages of a list (list_12_2.html,
+# plus/list.php?tid=13&PageNo=2), as this portal's CMS (DedeCMS) writes them.
+ARTICLE_LINK = re.compile(r"/\d{8}/\d+\.html$")
+NEXT_PAGE_LINK = re.compile(r"/list_\d+_\d+\.html$|[?&]PageNo=\d+")
 
 
 class NmgfzwSpider(GovnewsSpider):
@@ -59,8 +67,13 @@ class NmgfzwSpider(GovnewsSpider):
             original = article.declared_original_url
             if self.follow_originals and original and kind_of(original) == "gov":
                 yield from self.request_original(original)
-        for link in self.links.extract_links(response):
-            yield self.request(link.url, self.parse)
+        links = [link.url for link in self.links.extract_links(response)]
+        listed = [url for url in links if ARTICLE_LINK.search(urlsplit(url).path)]
+        # A list page whose articles are all stored: the older pages after it are too.
+        more_pages = article is not None or not listed or self.any_new(listed)
+        for url in links:
+            if more_pages or not NEXT_PAGE_LINK.search(url):
+                yield self.request(url, self.parse)
 
     def request_original(self, url: str) -> Iterator[Request]:
         """A request for a declared government original (any host, however it was spelled)."""

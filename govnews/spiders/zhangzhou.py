@@ -60,46 +60,57 @@ class ZhangzhouSpider(GovnewsSpider):
             elif articles and ARTICLE_PATH.match(parts.path):
                 yield self.request(url, self.parse_article, cb_kwargs={"kind": "gov"})
 
-    def parse_column(self, response: Response, first_page: bool = True) -> Iterator[Request]:
-        """A column list page: its articles (with the listed date) and, from page 1, pages 2..N."""
+    def parse_column(
+        self, response: Response, page: int = 1, last: int | None = None
+    ) -> Iterator[Request]:
+        """A column list page: its articles (with the listed date), then the next page.
+
+        The next page is requested only when this one listed something new, so
+        an incremental run stops paging where the stored articles begin.
+        """
         if not isinstance(response, TextResponse):
             return
         if not response.css("ul#resources"):
             reason = "column page without ul#resources"
             self.record_failure(response.url, "extract", reason, response.request)
             return
+        listed: list[str] = []
         for item in response.css("ul#resources li"):
             href = item.css("a::attr(href)").get()
             if not href:
                 continue
-            listed = parse_date(" ".join(item.css("span ::text").getall()))
+            url = response.urljoin(href)
+            listed.append(url)
+            date = parse_date(" ".join(item.css("span ::text").getall()))
             yield self.request(
-                response.urljoin(href),
-                self.parse_article,
-                cb_kwargs={"kind": "gov", "listing_date": listed},
+                url, self.parse_article, cb_kwargs={"kind": "gov", "listing_date": date}
             )
-        if first_page:
-            yield from self.other_pages(response)
+        if page == 1:
+            last = self.page_count(response)
             yield from self.follow_site_links(response, articles=False)  # columns' side menus
+        if last is not None and page < last and self.any_new(listed):
+            yield from self.next_page(response, page + 1, last)
 
-    def other_pages(self, response: TextResponse) -> Iterator[Request]:
-        """Pages 2..N of a column: ``/cms/sitemanage/index.shtml?siteId=…&page=N``."""
-        site_id = response.css('meta[name="siteIdMeta"]::attr(content)').get("").strip()
+    def page_count(self, response: TextResponse) -> int:
+        """How many pages the column has: from "共 N 页" or the page links."""
         text = " ".join(response.css("body ::text").getall())
         counted = PAGE_COUNT.search(text)
         hrefs = " ".join(response.css("a::attr(href)").getall())
         pages = [int(n) for n in re.findall(r"[?&]page=(\d+)", hrefs)]
         if counted:
             pages.append(int(counted.group(1)))
-        last = max(pages, default=1)
-        if not site_id and last > 1:
+        return max(pages, default=1)
+
+    def next_page(self, response: TextResponse, page: int, last: int) -> Iterator[Request]:
+        """Page ``page`` of a column: ``/cms/sitemanage/index.shtml?siteId=…&page=N``."""
+        site_id = response.css('meta[name="siteIdMeta"]::attr(content)').get("").strip()
+        if not site_id:
             reason = "paginated column without siteIdMeta"
             self.record_failure(response.url, "extract", reason, response.request)
             return
-        for page in range(2, last + 1):
-            query = urlencode({"siteId": site_id, "page": page})
-            yield self.request(
-                urljoin(response.url, f"/cms/sitemanage/index.shtml?{query}"),
-                self.parse_column,
-                cb_kwargs={"first_page": False},
-            )
+        query = urlencode({"siteId": site_id, "page": page})
+        yield self.request(
+            urljoin(response.url, f"/cms/sitemanage/index.shtml?{query}"),
+            self.parse_column,
+            cb_kwargs={"page": page, "last": last},
+        )

@@ -1,0 +1,52 @@
+"""``scrapy crawl``, with exit codes for cron and one run at a time per database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import Crawler
+from scrapy.exceptions import UsageError
+
+from govnews import runlock
+from govnews.health import EXIT_CODES
+
+
+class Command(ScrapyCrawlCommand):
+    def long_desc(self) -> str:
+        return (
+            "Run a spider. Exit codes: 0 the run finished; 1 it failed (did not start or "
+            "did not finish); 2 it finished degraded (no articles from a site that has "
+            "some, or too many failed pages); 3 another run holds the database's lock."
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give one spider: scrapy crawl <spider>")
+        assert self.crawler_process is not None and self.settings is not None
+        lock = runlock.lock_path(self.settings)
+        try:
+            runlock.acquire(lock, args[0])
+        except runlock.RunLocked as exc:
+            print(f"govnews: {exc}", file=sys.stderr)
+            self.exitcode = EXIT_CODES["locked"]
+            return
+        try:
+            crawler = self._create_crawler(args[0])
+            self.crawler_process.crawl(crawler, **opts.spargs)
+            self.crawler_process.start()
+        finally:
+            runlock.release(lock)
+        self.exitcode = exit_code(crawler)
+
+
+def exit_code(crawler: Crawler) -> int:
+    """The exit code of a finished crawler's run (``govnews.health``)."""
+    if getattr(crawler, "spider", None) is None or crawler.stats is None:
+        return EXIT_CODES["failed"]  # it never started
+    code = crawler.stats.get_value("govnews/exit_code")
+    if code is None:  # no govnews database in this crawl: judge by how it ended
+        reason = crawler.stats.get_value("finish_reason")
+        return EXIT_CODES["finished" if reason == "finished" else "failed"]
+    return int(code)

@@ -1,0 +1,114 @@
+"""``scrapy crawlall [SPIDER ...]``: every spider in one process, then the links, for cron."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scrapy.commands import ScrapyCommand
+from scrapy.crawler import Crawler
+from scrapy.exceptions import UsageError
+from twisted.internet.defer import Deferred
+
+from govnews import runlock
+from govnews.commands.crawl import exit_code
+from govnews.health import EXIT_CODES
+from govnews.link.registry import AgencyRegistry
+from govnews.link.relink import relink
+from govnews.store.database import open_database, session_factory
+
+logger = logging.getLogger(__name__)
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings = {
+        # The feed of each run: one JSON Lines file per spider and start time.
+        "FEEDS": {"data/feeds/%(name)s/%(time)s.jsonl": {"format": "jsonlines"}},
+    }
+
+    relink_failed = False
+
+    def syntax(self) -> str:
+        return "[SPIDER ...]"
+
+    def short_desc(self) -> str:
+        return "Run every spider (or those named) one after another, then complete the links"
+
+    def long_desc(self) -> str:
+        return (
+            "Runs the spiders one after another in one process, holding the database's "
+            "lock throughout, writes each run's feed (FEEDS; default data/feeds/<spider>/"
+            "<time>.jsonl), then links again the articles of the last "
+            "GOVNEWS_CRAWLALL_RELINK_DAYS days with everything the runs learned. Exit code: "
+            "the worst of the runs (0 finished, 1 failed, 2 degraded, 3 locked)."
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.crawler_process is not None and self.settings is not None
+        known = self.crawler_process.spider_loader.list()
+        names = args or sorted(known)
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise UsageError(f"no such spider: {', '.join(unknown)}")
+        lock = runlock.lock_path(self.settings)
+        try:
+            runlock.acquire(lock, "crawlall")
+        except runlock.RunLocked as exc:
+            print(f"govnews: {exc}", file=sys.stderr)
+            self.exitcode = EXIT_CODES["locked"]
+            return
+        crawlers: list[Crawler] = []
+        try:
+            self._crawl_in_turn(names, crawlers)
+            self.crawler_process.start()
+        finally:
+            runlock.release(lock)
+        codes = [exit_code(crawler) for crawler in crawlers]
+        for name, code in zip(names, codes, strict=False):
+            logger.info("crawlall: %s exited %d", name, code)
+        self.exitcode = max(codes, default=0) if len(codes) == len(names) else 1
+        if self.relink_failed:
+            self.exitcode = max(self.exitcode, EXIT_CODES["failed"])
+
+    def _crawl_in_turn(self, names: list[str], crawlers: list[Crawler]) -> None:
+        """Start the first crawl; each one's end starts the next, the last one relinks."""
+        assert self.crawler_process is not None
+        if len(crawlers) == len(names):
+            try:
+                self._relink()
+            except Exception:  # the crawls are stored; the links are for the next run
+                logger.exception("crawlall: relinking failed")
+                self.relink_failed = True
+            return
+        crawler = self.crawler_process.create_crawler(names[len(crawlers)])
+        crawlers.append(crawler)
+        running = self.crawler_process.crawl(crawler)
+        _when_done(running, lambda: self._crawl_in_turn(names, crawlers))
+
+    def _relink(self) -> None:
+        """Link the recent articles again, with what the runs taught the agency registry."""
+        assert self.settings is not None
+        days = self.settings.getfloat("GOVNEWS_CRAWLALL_RELINK_DAYS")
+        if days <= 0:
+            return
+        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
+        try:
+            with session_factory(engine)() as session:
+                since = datetime.now(UTC) - timedelta(days=days)
+                changes = relink(session, AgencyRegistry.load(session), since=since)
+                logger.info("crawlall: relinked since %s: %d link(s) changed", since, len(changes))
+        finally:
+            engine.dispose()
+
+
+def _when_done(running: Any, then: Callable[[], None]) -> None:
+    """Call ``then`` when a crawl (an asyncio Task or a Deferred) has ended, however it ended."""
+    if isinstance(running, Deferred):
+        running.addBoth(lambda _: then())
+    else:
+        running.add_done_callback(lambda _: then())
