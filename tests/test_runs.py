@@ -152,7 +152,10 @@ def test_crawlall_runs_every_spider_writes_their_feeds_and_links(tmp_path: Path)
 
 def test_crawlall_refuses_an_unknown_spider(tmp_path: Path) -> None:
     done = crawlall(f"sqlite:///{tmp_path / 'x.db'}", "nosuch")
-    assert done.returncode != 0 and "no such spider: nosuch" in done.stderr
+    assert done.returncode == 1 and "no such spider: nosuch" in done.stderr
+    command = [sys.executable, "-m", "scrapy", "crawl", "nosuch"]
+    alone = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert alone.returncode == 1 and "no such spider: nosuch" in alone.stderr
 
 
 def test_retries_back_off(crawl: Crawl, tmp_path: Path) -> None:

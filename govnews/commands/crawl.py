@@ -25,6 +25,10 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("give one spider: scrapy crawl <spider>")
         assert self.crawler_process is not None and self.settings is not None
+        if args[0] not in self.crawler_process.spider_loader.list():
+            print(f"govnews: no such spider: {args[0]}", file=sys.stderr)
+            self.exitcode = EXIT_CODES["failed"]
+            return
         lock = runlock.lock_path(self.settings)
         try:
             runlock.acquire(lock, args[0])

@@ -11,7 +11,6 @@ from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
-from scrapy.exceptions import UsageError
 from twisted.internet.defer import Deferred
 
 from govnews import runlock
@@ -54,7 +53,9 @@ class Command(ScrapyCommand):
         names = args or sorted(known)
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise UsageError(f"no such spider: {', '.join(unknown)}")
+            print(f"govnews: no such spider: {', '.join(unknown)}", file=sys.stderr)
+            self.exitcode = EXIT_CODES["failed"]
+            return
         lock = runlock.lock_path(self.settings)
         try:
             runlock.acquire(lock, "crawlall")
