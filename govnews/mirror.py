@@ -20,12 +20,17 @@ Snapshot layout (``<dir>`` is the snapshot root):
   name ends in ``.http``, or is too long for the file system, are 404s.
 * HTML (``.html .htm .shtml .asp .aspx .jsp .php`` or no extension) is sent as
   ``text/html`` without a charset: the page declares its own. Missing files are 404s.
+* A POST is answered by ``<file>.post-<key>`` when that file (or its sidecar) exists, where
+  ``<key>`` is :func:`post_key` of the request body: one URL answering each form differently
+  (大汉 JCMS's ``dataproxy.jsp`` takes the column in the form). Else the body is ignored and
+  ``<file>`` answers, as for a GET.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import html
 import ipaddress
 import logging
@@ -62,6 +67,7 @@ logger = logging.getLogger(__name__)
 
 HTML_EXTENSIONS = frozenset({"", ".html", ".htm", ".shtml", ".asp", ".aspx", ".jsp", ".php"})
 SIDECAR_SUFFIX = ".http"
+POST_SUFFIX = ".post-"
 # Sidecar headers dropped because the server itself frames every response.
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 _NO_BODY_STATUSES = frozenset({HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED})
@@ -77,6 +83,11 @@ def _content_type(url: str) -> str:
     if suffix in HTML_EXTENSIONS:
         return "text/html"
     return _MIME.guess_type("file" + suffix, strict=False)[0] or "application/octet-stream"
+
+
+def post_key(body: bytes) -> str:
+    """The file-name key of a POST body: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(body).hexdigest()[:16]
 
 
 def _parse_sidecar(data: bytes) -> tuple[int, str | None, list[tuple[str, str]]]:
@@ -176,8 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(HTTPStatus.BAD_REQUEST, self.path)
             return
         body = self.rfile.read(length)
-        logger.debug("Ignoring %d-byte POST body for %s: %r", len(body), self.path, body[:200])
-        self._serve(send_body=True)
+        logger.debug("POST body for %s: %r", self.path, body[:200])
+        self._serve(send_body=True, post_body=body)
 
     def do_CONNECT(self) -> None:
         host = urlsplit("//" + self.path).hostname
@@ -207,12 +218,12 @@ class _Handler(BaseHTTPRequestHandler):
             return f"https://{self.tunnel}{target}"
         return f"http://{self.headers.get('Host', '')}{target}"
 
-    def _serve(self, send_body: bool) -> None:
+    def _serve(self, send_body: bool, post_body: bytes = b"") -> None:
         url = self._url()
         try:
             if urlsplit(url).scheme not in ("http", "https"):
                 raise ValueError("not an http(s) URL")
-            path = self.server.snapshot.path_for(url)
+            path = self.server.snapshot.path_for(url, post_body)
         except ValueError as exc:
             logger.debug("Refusing %s: %s", url, exc)
             self._send_error(HTTPStatus.BAD_REQUEST, url, send_body)
@@ -384,9 +395,10 @@ class SnapshotServer:
             raise RuntimeError("SnapshotServer is not running")
         return f"http://{self.host}:{self.port}"
 
-    def path_for(self, url: str) -> Path:
+    def path_for(self, url: str, post_body: bytes = b"") -> Path:
         """The snapshot file that answers ``url`` (it may not exist).
 
+        With a ``post_body``, the file keyed by it when there is one (see the module doc).
         Raises ValueError for URLs without a host or that would leave the snapshot.
         """
         parts = urlsplit(safe_url_string(url))  # the form Scrapy puts on the wire
@@ -399,7 +411,13 @@ class SnapshotServer:
         segments = [host, *(s for s in path.split("/") if s)]
         if not host or "\0" in path or any(s in (".", "..") for s in segments):
             raise ValueError(f"URL outside the snapshot: {url!r}")
-        return self.root.joinpath(*segments)
+        found = self.root.joinpath(*segments)
+        if post_body:
+            keyed = found.with_name(f"{found.name}{POST_SUFFIX}{post_key(post_body)}")
+            with contextlib.suppress(OSError):  # e.g. a name too long for the file system
+                if keyed.is_file() or keyed.with_name(keyed.name + SIDECAR_SUFFIX).is_file():
+                    return keyed
+        return found
 
     def __enter__(self) -> Self:
         self.start()
@@ -460,11 +478,13 @@ class MirrorAddon:
     """Scrapy add-on: a mirrored crawl runs at full speed.
 
     The snapshot server is on this machine, so the politeness settings meant for
-    real sites (``DOWNLOAD_DELAY``, AutoThrottle) only slow it down. They are
-    turned off above the project's settings, but below ``-s`` on the command line.
+    real sites (``DOWNLOAD_DELAY``, AutoThrottle, backing off before retries) only
+    slow it down. They are turned off above the project's settings, but below
+    ``-s`` on the command line.
     """
 
     def update_settings(self, settings: Settings) -> None:
         if settings.get("GOVNEWS_MIRROR"):
             settings.set("DOWNLOAD_DELAY", 0, priority="spider")
             settings.set("AUTOTHROTTLE_ENABLED", False, priority="spider")
+            settings.set("GOVNEWS_RETRY_BACKOFF", 0, priority="spider")

@@ -14,6 +14,21 @@ GOVNEWS_MIRROR = None
 GOVNEWS_BATCH_SIZE = 100
 # Re-request pages whose extraction or download failed in an earlier run.
 GOVNEWS_RETRY_FAILURES = True
+# Incremental runs: stored articles are not requested again …
+GOVNEWS_INCREMENTAL = True
+# … unless the run refreshes everything …
+GOVNEWS_REFRESH = False
+# … or they were published in the last N days (may still be edited) and fetched
+# more than M hours ago.
+GOVNEWS_REFRESH_WINDOW = 3
+GOVNEWS_REFRESH_AFTER = 24
+# A run whose failed requests exceed this share is "degraded" (exit code 2).
+GOVNEWS_MAX_FAILURE_SHARE = 0.2
+# One run at a time per database: this file is locked while a run lasts
+# (default: beside the SQLite file, <database>.lock).
+GOVNEWS_LOCK_FILE = None
+# scrapy crawlall links again the articles published in the last N days (0: not at all).
+GOVNEWS_CRAWLALL_RELINK_DAYS = 30
 
 ADDONS = {
     "govnews.mirror.MirrorAddon": 0,
@@ -25,10 +40,13 @@ ITEM_PIPELINES = {
 }
 SPIDER_MIDDLEWARES = {
     "govnews.middlewares.RetryFailedPagesMiddleware": 50,
+    "govnews.incremental.SkipKnownArticlesMiddleware": 60,
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "govnews.robotstxt.RobotsTxtMiddleware": 100,
+    # Just before the download, so that only retried requests wait.
+    "govnews.middlewares.RetryBackoffMiddleware": 890,
     # Last, so that no other middleware can send a mirrored request to the network.
     "govnews.mirror.MirrorMiddleware": 950,
 }
@@ -42,8 +60,19 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_TIMES = 3
+# Retries (5xx, timeouts) wait 2 s, 4 s, 8 s … at most 60 s (0: retry at once).
+GOVNEWS_RETRY_BACKOFF = 2.0
+GOVNEWS_RETRY_BACKOFF_MAX = 60.0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+# For development: -s HTTPCACHE_ENABLED=True keeps every response for a day in
+# .scrapy/httpcache, so that re-running a spider does not hit the sites again.
+HTTPCACHE_ENABLED = False
+HTTPCACHE_EXPIRATION_SECS = 24 * 3600
+HTTPCACHE_IGNORE_HTTP_CODES = [429, 500, 502, 503, 504, 521, 522, 524]
 # Feeds in readable UTF-8 (Chinese text, not \u escapes).
 FEED_EXPORT_ENCODING = "utf-8"
+# CSV feeds (-O run.csv) and exports neutralise formula cells; a UTF-8 BOM for Excel if True.
+FEED_EXPORTERS = {"csv": "govnews.exporters.SafeCsvItemExporter"}
+GOVNEWS_CSV_BOM = False
 LOG_LEVEL = "INFO"

@@ -157,9 +157,8 @@ def test_a_failed_relink_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         raise RuntimeError("killed")
 
     monkeypatch.setattr(batch._Relink, "write", fail)
-    with session_factory(engine)() as session:
-        with pytest.raises(RuntimeError):
-            batch.relink(session, AgencyRegistry.load(session), workers=1)
+    with session_factory(engine)() as session, pytest.raises(RuntimeError):
+        batch.relink(session, AgencyRegistry.load(session), workers=1)
     with session_factory(engine)() as session:
         for table in (models.Repost, models.RepostSource, fingerprints.ArticleFingerprint):
             assert count(session, table) == 0
