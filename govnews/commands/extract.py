@@ -91,9 +91,11 @@ class Command(ScrapyCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
-        # One page, read-only: no pipelines, no run record, no retried failures.
+        # One page, read-only: no pipelines, no run record, no retried failures, and no
+        # database at all (a stored page is fetched all the same).
         self.settings.set("ITEM_PIPELINES", {}, priority="cmdline")
         self.settings.set("GOVNEWS_RETRY_FAILURES", False, priority="cmdline")
+        self.settings.set("GOVNEWS_INCREMENTAL", False, priority="cmdline")
         if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
             self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
 
