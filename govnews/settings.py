@@ -10,6 +10,8 @@ COMMANDS_MODULE = "govnews.commands"
 GOVNEWS_DATABASE_URL = "sqlite:///data/govnews.db"
 # Serve every request from this snapshot directory instead of the network.
 GOVNEWS_MIRROR = None
+# The sites the `sites` spider crawls, added by configuration (see data/sites.toml).
+GOVNEWS_SITES = "data/sites.toml"
 # Commit the database after this many items (and when the spider closes).
 GOVNEWS_BATCH_SIZE = 100
 # Re-request pages whose extraction or download failed in an earlier run.

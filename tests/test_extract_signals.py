@@ -8,7 +8,12 @@ import pytest
 
 from govnews.extract.dates import SHANGHAI, date_from_url, parse_date
 from govnews.extract.encoding import decode_html
-from govnews.extract.labels import anonymous, category_from_breadcrumb, parse_labelled
+from govnews.extract.labels import (
+    anonymous,
+    category_from_breadcrumb,
+    find_editor,
+    parse_labelled,
+)
 from govnews.extract.meta import usable
 
 
@@ -83,6 +88,14 @@ def test_parse_labelled(line: str, expected: dict[str, str]) -> None:
 
 def test_editor_label_is_not_author() -> None:
     assert "author" not in parse_labelled("责任编辑：陈明")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["责任编辑：林晓", "（责任编辑：林晓）", "(编辑:林晓)", "【责任编辑：林晓】", "[责编：林晓]"],
+)
+def test_editor_lines_alone_or_in_brackets(line: str) -> None:
+    assert find_editor(["正文最后一段。", line]) == "林晓"
 
 
 @pytest.mark.parametrize("value", ["佚名", " 佚名 ", "", None, "匿名"])

@@ -21,7 +21,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.test import get_crawler
 
-from govnews.mirror import MirrorMiddleware, SnapshotServer
+from govnews.mirror import MirrorMiddleware, SnapshotServer, post_key
 
 HOST = "www.example.gov.cn"
 SITE = f"http://{HOST}"
@@ -197,6 +197,27 @@ def test_head_and_post(server: SnapshotServer) -> None:
     assert (status, body, headers["Content-Length"]) == (200, b"", str(len(GBK_PAGE)))
     status, _, body = fetch(server, f"{SITE}/gbk.html", data=b"searchword=%CD%A8%D6%AA")
     assert (status, body) == (200, GBK_PAGE)
+
+
+def test_post_answered_per_body(server: SnapshotServer, snapshot: Path) -> None:
+    """One URL, one file per POST body (大汉 JCMS's dataproxy.jsp: the column is in the form)."""
+    url = f"{SITE}/module/web/jpage/dataproxy.jsp?startrecord=3&endrecord=4&perpage=2"
+    column_1, column_2 = b"col=1&columnid=1589295", b"col=1&columnid=1589297"
+    plain = SnapshotServer(snapshot).path_for(url)
+    _write(plain, "<datastore>any form</datastore>")
+    for form in (column_1, column_2):
+        _write(plain.with_name(f"{plain.name}.post-{post_key(form)}"), b"<datastore>" + form)
+    _write(
+        plain.with_name(f"{plain.name}.post-{post_key(column_2)}.http"),
+        "HTTP/1.1 200 OK\nContent-Type: text/xml;charset=UTF-8\n",
+    )
+    assert SnapshotServer(snapshot).path_for(url, column_1).name.endswith(post_key(column_1))
+    assert fetch(server, url, "POST", column_1)[2] == b"<datastore>" + column_1
+    status, headers, body = fetch(server, url, "POST", column_2)
+    assert (status, body) == (200, b"<datastore>" + column_2)
+    assert headers["Content-Type"] == "text/xml;charset=UTF-8"
+    assert fetch(server, url, "POST", b"columnid=9")[2] == b"<datastore>any form</datastore>"
+    assert fetch(server, url)[2] == b"<datastore>any form</datastore>"  # a GET
 
 
 def test_https_through_connect(server: SnapshotServer) -> None:

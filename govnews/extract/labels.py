@@ -38,7 +38,10 @@ ANONYMOUS = frozenset({"佚名", "匿名", "未知", "无", "暂无", "-", "—"
 
 ORIGINAL_URL_LABEL = re.compile(rf"^(?:原文链接|原文地址|原文网址|原始链接){COLON}")
 ORIGINAL_TITLE_LABEL = re.compile(rf"^原标题{COLON}")
-EDITOR_LINE = re.compile(rf"^[（(]?(?:责任编辑|编辑|责编){COLON}(?P<value>[^）)]{{1,30}})[）)]?$")
+# 责任编辑：林晓, alone or in brackets: (…), （…）, 【…】, […].
+EDITOR_LINE = re.compile(
+    rf"^[（(【[]?(?:责任编辑|编辑|责编){COLON}(?P<value>[^）)】\]]{{1,30}})[）)】\]]?$"
+)
 _URL = re.compile(r"https?://[\x21-\x7e]+")
 BREADCRUMB_LABEL = re.compile(
     rf"^(?:您当前所在位置|您当前的位置|您的位置|当前位置|所在位置|位置){COLON}"
