@@ -104,7 +104,8 @@ def test_an_overlapping_run_is_refused(crawl: Crawl, tmp_path: Path) -> None:
 def test_a_run_that_finds_no_articles_on_a_site_that_has_them_is_degraded(
     crawl: Crawl, crawl_engine: Engine, tmp_path: Path
 ) -> None:
-    crawl("zhangzhou")
+    nyncj = ("-a", "hosts=nyncj.zhangzhou.gov.cn")
+    crawl("zhangzhou", *nyncj)
     redesigned = tmp_path / "snapshot"
     shutil.copytree(SNAPSHOT, redesigned)
     home = redesigned / "nyncj.zhangzhou.gov.cn" / "index.html"
@@ -112,7 +113,7 @@ def test_a_run_that_finds_no_articles_on_a_site_that_has_them_is_degraded(
         "<html><head><title>漳州市农业农村局</title></head><body><p>网站升级维护中</p></body></html>",
         encoding="utf-8",
     )
-    done = crawl("zhangzhou", "-s", f"GOVNEWS_MIRROR={redesigned}", check=False)
+    done = crawl("zhangzhou", *nyncj, "-s", f"GOVNEWS_MIRROR={redesigned}", check=False)
     assert done.returncode == EXIT_CODES["degraded"] == 2
     with Session(crawl_engine) as session:
         last = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()

@@ -76,7 +76,7 @@ def test_hosts_argument_chooses_sites_of_the_same_cms() -> None:
     zhangzhou, _ = spider(ZhangzhouSpider, hosts="www.zhangzhou.gov.cn, JSJ.zhangzhou.gov.cn")
     assert zhangzhou.start_urls == ["http://www.zhangzhou.gov.cn/", "http://jsj.zhangzhou.gov.cn/"]
     default, _ = spider(ZhangzhouSpider)
-    assert default.start_urls == ["http://nyncj.zhangzhou.gov.cn/"]
+    assert default.start_urls == ["http://nyncj.zhangzhou.gov.cn/", "http://www.zhangzhou.gov.cn/"]
 
 
 def test_repost_gives_article_and_request_for_its_government_original() -> None:

@@ -22,12 +22,12 @@ PAGE_COUNT = re.compile(r"共\s*(\d+)\s*页")
 class ZhangzhouSpider(GovnewsSpider):
     """Home page → column lists and their pages → articles.
 
-    ``-a hosts=jsj.zhangzhou.gov.cn,www.zhangzhou.gov.cn`` crawls other sites of the
-    same CMS (default: nyncj.zhangzhou.gov.cn).
+    ``-a hosts=jsj.zhangzhou.gov.cn,nyncj.zhangzhou.gov.cn`` crawls other sites of the
+    same CMS (default: the 农业农村局's site and the city government's portal).
     """
 
     name = "zhangzhou"
-    default_hosts = ("nyncj.zhangzhou.gov.cn",)
+    default_hosts = ("nyncj.zhangzhou.gov.cn", "www.zhangzhou.gov.cn")
 
     def __init__(self, hosts: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
