@@ -42,6 +42,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path, PurePosixPath
@@ -248,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
             names = {name.lower() for name, _ in extra}
             headers = [h for h in headers if h[0].lower() not in names] + extra
         body = path.read_bytes() if has_body else b""
+        if self.server.snapshot.latency:
+            time.sleep(self.server.snapshot.latency)
         self._send(status, headers, body, send_body, reason)
 
     def _send_error(self, status: HTTPStatus, url: str, send_body: bool = True) -> None:
@@ -354,9 +357,15 @@ class SnapshotServer:
     """Serves a snapshot directory over HTTP on 127.0.0.1 as a forward proxy."""
 
     def __init__(
-        self, root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0
+        self,
+        root: str | os.PathLike[str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
     ) -> None:
         self.root = Path(root).resolve()
+        #: Seconds each answer waits before it is sent, as a network and a server would.
+        self.latency = latency
         self.host = host
         self.port = port
         self._server: _ProxyServer | None = None
@@ -452,7 +461,8 @@ class MirrorMiddleware:
         if not Path(root).is_dir():
             # Not NotConfigured: that would disable the mirror and crawl the live sites.
             raise ValueError(f"GOVNEWS_MIRROR={root!r} is not a directory")
-        middleware = cls(SnapshotServer(root))
+        latency = crawler.settings.getfloat("GOVNEWS_MIRROR_LATENCY")
+        middleware = cls(SnapshotServer(root, latency=latency))
         crawler.signals.connect(middleware.engine_started, signal=signals.engine_started)
         crawler.signals.connect(middleware.engine_stopped, signal=signals.engine_stopped)
         return middleware

@@ -8,8 +8,10 @@ COMMANDS_MODULE = "govnews.commands"
 # --- govnews -----------------------------------------------------------------
 # Where articles, links, failures and runs are stored (any SQLAlchemy URL).
 GOVNEWS_DATABASE_URL = "sqlite:///data/govnews.db"
-# Serve every request from this snapshot directory instead of the network.
+# Serve every request from this snapshot directory instead of the network …
 GOVNEWS_MIRROR = None
+# … each answer after this many seconds, as over a network (benchmarks).
+GOVNEWS_MIRROR_LATENCY = 0.0
 # The sites the `sites` spider crawls, added by configuration (see data/sites.toml).
 GOVNEWS_SITES = "data/sites.toml"
 # Commit the database after this many items (and when the spider closes).

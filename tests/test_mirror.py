@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -391,3 +392,10 @@ def test_addon_drops_politeness_delays_only_for_mirrored_crawls() -> None:
     chosen.set("DOWNLOAD_DELAY", 2, priority="cmdline")
     MirrorAddon().update_settings(chosen)
     assert chosen.getfloat("DOWNLOAD_DELAY") == 2  # -s on the command line still wins
+
+
+def test_latency_delays_every_answer(snapshot: Path) -> None:
+    with SnapshotServer(snapshot, latency=0.3) as slow:
+        started = time.monotonic()
+        status, _, _ = fetch(slow, f"{SITE}/a/b.html")
+        assert status == 200 and time.monotonic() - started >= 0.3

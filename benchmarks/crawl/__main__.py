@@ -1,7 +1,7 @@
 """Crawl speed against a bare Scrapy spider, and the requests of an incremental re-run.
 
     python -m benchmarks.crawl [--articles 5000] [--hosts 2] [--rounds 3] [--seed 0]
-        [--workdir DIR]
+        [--latency SECONDS] [--workdir DIR]
 
 Generates a snapshot of ``--articles`` article pages with their listings on
 ``--hosts`` sites of the Fujian CMS (``benchmarks/crawl/site.py``), then, each
@@ -13,6 +13,9 @@ round, in subprocesses against the snapshot's mirror:
    same link following and settings, nothing else (1 and 2 alternate in order
    from round to round);
 3. ``scrapy crawl zhangzhou`` again on the same database and unchanged snapshot.
+
+``--latency`` makes the mirror wait that long before each answer, as a network
+and a government server do (default 0: both crawls are bound by the CPU alone).
 
 Crawl time is Scrapy's ``elapsed_time_seconds`` (spider opened to closed);
 process time, with start-up, is shown beside it. Pages are
@@ -60,12 +63,13 @@ class Run:
         return self.pages / self.seconds
 
 
-def crawl(command: list[str], snapshot: Snapshot, database: Path) -> Run:
+def crawl(command: list[str], snapshot: Snapshot, database: Path, latency: float) -> Run:
     """Run ``scrapy COMMAND…`` on the snapshot's hosts through its mirror."""
     command = [
         sys.executable, "-m", "scrapy", *command,
         "-a", f"hosts={','.join(snapshot.hosts)}",
         "-s", f"GOVNEWS_MIRROR={snapshot.root}",
+        "-s", f"GOVNEWS_MIRROR_LATENCY={latency}",
         "-s", f"GOVNEWS_DATABASE_URL=sqlite:///{database}",
         "-s", "LOG_LEVEL=INFO",
     ]  # fmt: skip
@@ -94,7 +98,9 @@ def stored(database: Path) -> set[str]:
         engine.dispose()
 
 
-def one_round(number: int, snapshot: Snapshot, workdir: Path) -> tuple[dict[str, Run], list[str]]:
+def one_round(
+    number: int, snapshot: Snapshot, workdir: Path, latency: float
+) -> tuple[dict[str, Run], list[str]]:
     """The three crawls of round ``number`` and what their checks found wrong."""
     database = workdir / f"govnews-{number}.db"
     bare_database = workdir / f"bare-{number}.db"  # must stay absent
@@ -105,10 +111,10 @@ def one_round(number: int, snapshot: Snapshot, workdir: Path) -> tuple[dict[str,
     order = ("govnews", "bare") if number % 2 else ("bare", "govnews")
     for name in order:
         if name == "govnews":
-            runs[name] = crawl(["crawl", "zhangzhou"], snapshot, database)
+            runs[name] = crawl(["crawl", "zhangzhou"], snapshot, database, latency)
         else:
-            runs[name] = crawl(["runspider", str(BARE)], snapshot, bare_database)
-    runs["rerun"] = crawl(["crawl", "zhangzhou"], snapshot, database)
+            runs[name] = crawl(["runspider", str(BARE)], snapshot, bare_database, latency)
+    runs["rerun"] = crawl(["crawl", "zhangzhou"], snapshot, database, latency)
     problems = []
     pages = len(snapshot.urls) + len(snapshot.hosts)  # and each host's robots.txt
     for name in ("govnews", "bare"):
@@ -165,17 +171,20 @@ def report(rounds: list[dict[str, Run]]) -> None:
     print(row("range", [f"{show(n, min(v))}–{show(n, max(v))}" for n, v in table.items()]))
 
 
-def run(articles: int, hosts: int, rounds: int, seed: int, workdir: Path) -> None:
+def run(
+    articles: int, hosts: int, rounds: int, seed: int, workdir: Path, latency: float = 0.0
+) -> None:
     """Generate the snapshot into ``workdir``, crawl it ``rounds`` times, print the table."""
     started = time.perf_counter()
     snapshot = generate(workdir / f"snapshot-{articles}-{hosts}-{seed}", articles, hosts, seed)
     print(
         f"snapshot: {len(snapshot.articles):,} articles, {len(snapshot.urls):,} pages on "
-        f"{', '.join(snapshot.hosts)}; generated in {time.perf_counter() - started:.1f} s\n"
+        f"{', '.join(snapshot.hosts)}; generated in {time.perf_counter() - started:.1f} s; "
+        f"mirror latency {latency * 1000:.0f} ms\n"
     )
     results, failed = [], False
     for number in range(1, rounds + 1):
-        runs, problems = one_round(number, snapshot, workdir)
+        runs, problems = one_round(number, snapshot, workdir, latency)
         results.append(runs)
         for problem in problems:
             print(f"round {number}: {problem}", file=sys.stderr)
@@ -192,14 +201,15 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=2, help="generated sites")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     parser.add_argument("--workdir", type=Path, help="keep the snapshot and databases here")
     args = parser.parse_args()
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        run(args.articles, args.hosts, args.rounds, args.seed, args.workdir)
+        run(args.articles, args.hosts, args.rounds, args.seed, args.workdir, args.latency)
         return
     with tempfile.TemporaryDirectory(prefix="govnews-crawl-") as workdir:
-        run(args.articles, args.hosts, args.rounds, args.seed, Path(workdir))
+        run(args.articles, args.hosts, args.rounds, args.seed, Path(workdir), args.latency)
 
 
 if __name__ == "__main__":
