@@ -45,6 +45,8 @@ class CrawlDatabase:
         self.counts: Counter[str] = Counter()
         #: Articles stored (new, updated or unchanged) per site in this run.
         self.sites: Counter[str] = Counter()
+        #: The row each item was just stored as, by URL, until the link pipeline takes it.
+        self.saved: dict[str, Article] = {}
         # Locking and connecting here, while components are built, stops a crawl
         # that overlaps another, or has a bad GOVNEWS_DATABASE_URL, before it fetches anything.
         self.lock = lock_path(crawler.settings)
@@ -136,6 +138,7 @@ class CrawlDatabase:
         if self.session is not None:
             self.session.commit()
         self._pending = 0
+        self.saved.clear()  # taken by the link pipeline, or never (when it is off)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Commit the last batch, judge the run and close its record; release the lock."""

@@ -72,6 +72,7 @@ class StorePipeline(_DatabasePipeline):
         except SQLAlchemyError as exc:
             raise StoreError(f"could not store the article: {exc}") from exc
         self.database.note_article(result.row.site, result.status)
+        self.database.saved[result.row.url] = result.row
         return item
 
 
@@ -84,7 +85,8 @@ class LinkPipeline(_DatabasePipeline):
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        row = self.database.repository.article_by_url(adapter["url"])
+        row = self.database.saved.pop(adapter["url"], None)
+        row = row or self.database.repository.article_by_url(adapter["url"])
         if row is None:
             raise StoreError("the article was not stored")
         try:

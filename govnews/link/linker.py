@@ -309,6 +309,19 @@ class Linker:
             select(models.Repost).where(models.Repost.repost_id == article_id)
         ).one_or_none()
 
+    def _any_waiting(self, published: datetime | None) -> bool:
+        """False when no repost published around ``published`` waits for its original.
+
+        One indexed look-up that spares the candidate searches of most articles.
+        """
+        query = select(models.RepostSource.article_id).where(~_LINKED)
+        if published is not None:
+            lo = published - timedelta(days=self.policy.days_after)
+            hi = published + timedelta(days=self.policy.days_before)
+            undated = models.RepostSource.published_at.is_(None)
+            query = query.where(models.RepostSource.published_at.between(lo, hi) | undated)
+        return self.session.scalar(query.limit(1)) is not None
+
     def _by_bands(self, print_: fp.Fingerprint, exclude: int) -> list[int]:
         return index.candidates_by_bands(
             self.session, print_, exclude=exclude, common=self._common_bands
@@ -318,6 +331,8 @@ class Linker:
         self, row: models.Article, print_: fp.Fingerprint
     ) -> list[models.RepostSource]:
         """The sources of the unlinked reposts that ``row`` could be the original of."""
+        if not self._any_waiting(row.published_at):
+            return []
         ids: dict[int, None] = {}
         if row.published_at is not None:
             lo = row.published_at - timedelta(days=self.policy.days_after)
@@ -337,19 +352,22 @@ class Linker:
         ids.pop(row.id, None)
         if not ids:
             return []
-        linked = (
-            select(models.Repost.id)
-            .where(
-                models.Repost.repost_id == models.RepostSource.article_id,
-                models.Repost.original_id.is_not(None),
-            )
-            .exists()
-        )
         return list(
             self.session.scalars(
-                select(models.RepostSource).where(models.RepostSource.article_id.in_(ids), ~linked)
+                select(models.RepostSource).where(models.RepostSource.article_id.in_(ids), ~_LINKED)
             )
         )
+
+
+# A repost_sources row whose article is linked to an original.
+_LINKED = (
+    select(models.Repost.id)
+    .where(
+        models.Repost.repost_id == models.RepostSource.article_id,
+        models.Repost.original_id.is_not(None),
+    )
+    .exists()
+)
 
 
 def source_of(registry: AgencyRegistry, row: Any) -> tuple[str, str | None, str] | None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Delete,
+    Dialect,
     ForeignKey,
     Insert,
     Integer,
@@ -363,11 +364,7 @@ def _executemany(
     """
     connection = session.connection()
     dialect = connection.dialect
-    compiled = statement.compile(dialect=dialect)
-    names = list(compiled.params)
-    positions = list(compiled.positiontup or names) if dialect.positional else names
-    order = [names.index(name) for name in positions]
-    sql = str(compiled)
+    sql, names, order = _compiled(statement, dialect)
     cursor = connection.connection.cursor()
     try:
         iterator = iter(rows)
@@ -380,6 +377,20 @@ def _executemany(
                 cursor.executemany(sql, [tuple(row[i] for i in order) for row in batch])
     finally:
         cursor.close()
+
+
+_COMPILED: dict[tuple[int, str], tuple[str, list[str], list[int]]] = {}
+
+
+def _compiled(statement: Insert | Delete, dialect: Dialect) -> tuple[str, list[str], list[int]]:
+    """The SQL of ``statement`` for ``dialect``, its parameter names and their order (cached)."""
+    key = (id(statement), dialect.name)
+    if key not in _COMPILED:
+        compiled = statement.compile(dialect=dialect)
+        names = list(compiled.params)
+        positions = list(compiled.positiontup or names) if dialect.positional else names
+        _COMPILED[key] = (str(compiled), names, [names.index(name) for name in positions])
+    return _COMPILED[key]
 
 
 def _row(article_id: int, fp: Fingerprint) -> tuple[Any, ...]:

@@ -122,7 +122,10 @@ class RepostSource(Base):
     """
 
     __tablename__ = "repost_sources"
-    __table_args__ = (Index("ix_repost_sources_host_date", "agency_host", "published_at"),)
+    __table_args__ = (
+        Index("ix_repost_sources_host_date", "agency_host", "published_at"),
+        Index("ix_repost_sources_published_at", "published_at"),
+    )
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from govnews import items
@@ -187,16 +187,23 @@ class Repository:
                 alias.article_id = row.id
 
     def _resolve_failures(self, keys: Iterable[str], now: datetime) -> None:
-        """Mark the open failures of ``keys`` resolved at ``now``."""
-        failures = self.session.scalars(
-            select(models.PageFailure).where(
-                models.PageFailure.url_key.in_(list(keys)),
-                models.PageFailure.resolved_at.is_(None),
-            )
+        """Mark the open failures of ``keys`` resolved at ``now`` (one UPDATE, no rows loaded)."""
+        self.session.execute(
+            _RESOLVE_FAILURES, {"keys": list(keys), "now": now}, execution_options=_NO_SYNC
         )
-        for failure in failures:
-            failure.resolved_at = now
 
+
+_FAILURES = cast(Table, models.PageFailure.__table__)
+# A Core statement built once: the ORM's bulk UPDATE costs more than the query itself.
+_RESOLVE_FAILURES = (
+    update(_FAILURES)
+    .where(
+        _FAILURES.c.url_key.in_(bindparam("keys", expanding=True)),
+        _FAILURES.c.resolved_at.is_(None),
+    )
+    .values(resolved_at=bindparam("now"))
+)
+_NO_SYNC = {"synchronize_session": False}
 
 # Stored on every save but not a change of the article: how it was reached and read.
 _NOT_CONTENT = frozenset({"url", "provenance"})

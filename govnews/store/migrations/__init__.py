@@ -2,7 +2,8 @@
 
 ``versions/`` holds one file per revision, in order: ``0001`` the first
 release's tables, ``0002`` the second release's (the linking tables,
-``reposts.declared_url`` and ``declared_key`` nullable). The models
+``reposts.declared_url`` and ``declared_key`` nullable), ``0003`` an index of
+``repost_sources`` by date. The models
 (``govnews/store/models.py``, ``agencies.py``, ``fingerprints.py``) always
 describe the newest revision: an empty database gets them by ``create_all``
 and is stamped, and ``tests/test_migrations.py`` checks that running every
@@ -17,7 +18,7 @@ Adding a revision, when a model changes:
 
        alembic -x url=sqlite:////tmp/head.db upgrade head
        alembic -x url=sqlite:////tmp/head.db revision --autogenerate \\
-           --rev-id 0003 -m "crawl_runs: incremental runs"
+           --rev-id 0004 -m "what changed"
 
    or write ``versions/0003_<what>.py`` by hand from ``script.py.mako``
    (``down_revision`` the previous file's ``revision``).
