@@ -365,19 +365,7 @@ class _Relink:
                 default=0.0,
             )
             if can_matter(self.policy, title, containment):
-                scored.append(
-                    score(
-                        self.policy,
-                        self.published[article_id],
-                        print_,
-                        host,
-                        candidate,
-                        self.pool.fingerprint(candidate),
-                        self.pool.where[candidate],
-                        title,
-                        containment,
-                    )
-                )
+                scored.append(self._score(article_id, host, candidate, print_, title, containment))
         return scored
 
     def _allowed(self, article_id: int, found: dict[int, None], earlier: bool) -> list[int]:
@@ -389,8 +377,15 @@ class _Relink:
         return [c for c in found if c not in self.up or article_id not in self._chain(c)]
 
     def _score(
-        self, article_id: int, host: str | None, candidate: int, print_: fp.Fingerprint
+        self,
+        article_id: int,
+        host: str | None,
+        candidate: int,
+        print_: fp.Fingerprint,
+        title: float | None = None,
+        containment: float | None = None,
     ) -> Scored:
+        """:func:`~govnews.link.linker.score` of a candidate of the pool."""
         return score(
             self.policy,
             self.published[article_id],
@@ -399,6 +394,8 @@ class _Relink:
             candidate,
             self.pool.fingerprint(candidate),
             self.pool.where[candidate],
+            title,
+            containment,
         )
 
     def _chain(self, article_id: int) -> list[int]:
