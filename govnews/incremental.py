@@ -68,8 +68,9 @@ class KnownArticles:
     """Which URLs lead to stored, current articles, asked of the crawl's database."""
 
     def __init__(self, crawler: Crawler) -> None:
-        self.enabled = crawler.settings.getbool("GOVNEWS_INCREMENTAL")
-        self.database = CrawlDatabase.of(crawler) if self.enabled else None
+        enabled = crawler.settings.getbool("GOVNEWS_INCREMENTAL")
+        #: None when the run is not incremental: then every URL is new.
+        self.database = CrawlDatabase.of(crawler) if enabled else None
         self.policy = RefreshPolicy.from_settings(crawler.settings)
         self._current: dict[str, bool] = {}
 

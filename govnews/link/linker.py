@@ -53,6 +53,16 @@ class LinkPolicy:
     #: A declared original whose page scores below this on title and text says something else.
     declared_mismatch: float = 0.3
 
+    def originals_window(self, repost: datetime) -> tuple[datetime, datetime]:
+        """When the original of a repost published at ``repost`` may be published."""
+        before, after = timedelta(days=self.days_before), timedelta(days=self.days_after)
+        return repost - before, repost + after
+
+    def reposts_window(self, original: datetime) -> tuple[datetime, datetime]:
+        """When the reposts of an original published at ``original`` may be published."""
+        before, after = timedelta(days=self.days_before), timedelta(days=self.days_after)
+        return original - after, original + before
+
 
 @dataclass
 class Scored:
@@ -260,8 +270,7 @@ class Linker:
         """
         found: dict[int, None] = {}
         if row.published_at is not None and source.agency_host:
-            lo = row.published_at - timedelta(days=self.policy.days_before)
-            hi = row.published_at + timedelta(days=self.policy.days_after)
+            lo, hi = self.policy.originals_window(row.published_at)
             found.update(
                 dict.fromkeys(
                     self.session.scalars(
@@ -309,17 +318,15 @@ class Linker:
             select(models.Repost).where(models.Repost.repost_id == article_id)
         ).one_or_none()
 
-    def _any_waiting(self, published: datetime | None) -> bool:
-        """False when no repost published around ``published`` waits for its original.
+    def _any_waiting(self, window: tuple[datetime, datetime] | None) -> bool:
+        """False when no repost published in ``window`` (or undated) waits for its original.
 
         One indexed look-up that spares the candidate searches of most articles.
         """
         query = select(models.RepostSource.article_id).where(~_LINKED)
-        if published is not None:
-            lo = published - timedelta(days=self.policy.days_after)
-            hi = published + timedelta(days=self.policy.days_before)
+        if window is not None:
             undated = models.RepostSource.published_at.is_(None)
-            query = query.where(models.RepostSource.published_at.between(lo, hi) | undated)
+            query = query.where(models.RepostSource.published_at.between(*window) | undated)
         return self.session.scalar(query.limit(1)) is not None
 
     def _by_bands(self, print_: fp.Fingerprint, exclude: int) -> list[int]:
@@ -331,18 +338,18 @@ class Linker:
         self, row: models.Article, print_: fp.Fingerprint
     ) -> list[models.RepostSource]:
         """The sources of the unlinked reposts that ``row`` could be the original of."""
-        if not self._any_waiting(row.published_at):
+        published = row.published_at
+        window = self.policy.reposts_window(published) if published is not None else None
+        if not self._any_waiting(window):
             return []
         ids: dict[int, None] = {}
-        if row.published_at is not None:
-            lo = row.published_at - timedelta(days=self.policy.days_after)
-            hi = row.published_at + timedelta(days=self.policy.days_before)
+        if window is not None:
             ids.update(
                 dict.fromkeys(
                     self.session.scalars(
                         select(models.RepostSource.article_id).where(
                             models.RepostSource.agency_host == row.site,
-                            models.RepostSource.published_at.between(lo, hi),
+                            models.RepostSource.published_at.between(*window),
                         )
                     )
                 )
@@ -439,9 +446,8 @@ def in_window(policy: LinkPolicy, repost: datetime | None, original: datetime | 
     """True when ``original`` is published in the window around ``repost``, or a date is unknown."""
     if repost is None or original is None:
         return True
-    before = timedelta(days=policy.days_before)
-    after = timedelta(days=policy.days_after)
-    return repost - before <= original <= repost + after
+    lo, hi = policy.originals_window(repost)
+    return lo <= original <= hi
 
 
 def choose(

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -139,7 +139,7 @@ class _Relink:
     def _in_pool(self) -> ColumnElement[bool]:
         if self.since is None:
             return true()
-        start = self.since - timedelta(days=self.policy.days_before)
+        start, _ = self.policy.originals_window(self.since)
         published = models.Article.published_at
         return or_(published >= start, published.is_(None))
 
@@ -341,9 +341,9 @@ class _Relink:
         published = self.published[article_id]
         found: dict[int, None] = {}
         if published is not None and host:
-            lo = published - timedelta(days=self.policy.days_before)
-            hi = published + timedelta(days=self.policy.days_after)
-            found.update(dict.fromkeys(self.pool.by_site(host, lo, hi)))
+            found.update(
+                dict.fromkeys(self.pool.by_site(host, *self.policy.originals_window(published)))
+            )
         found.update(dict.fromkeys(self.pool.by_title(print_.title_keys)))
         scored = self._scored(article_id, host, self._allowed(article_id, found, earlier))
         if not any(s.method for s in scored):  # nothing by site and title: look by content
