@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -25,7 +26,7 @@ from govnews import runlock
 from govnews.health import RunHealth, assess
 from govnews.link.linker import Linker
 from govnews.link.registry import AgencyRegistry
-from govnews.link.urls import site_of
+from govnews.link.urls import site_of, url_key
 from govnews.runlock import lock_path
 from govnews.signals import page_failed
 from govnews.store.database import open_database, session_factory
@@ -126,6 +127,13 @@ class CrawlDatabase:
                 url, spider=spider.name, stage=stage, reason=reason, callback=callback
             )
         self.note("failures")
+        self._one_more()
+
+    def resolve_failures(self, urls: Iterable[str]) -> None:
+        """Close the open failures of ``urls``: their page was handled after all."""
+        keys = {url_key(url) for url in urls}
+        with self.savepoint():
+            self.repository.resolve_failures(keys)
         self._one_more()
 
     def _one_more(self) -> None:

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
 
 from govnews.crawldb import CrawlDatabase
+from govnews.link.urls import url_key
+from govnews.signals import page_failed
 
 
 class RetryFailedPagesMiddleware:
-    """After the start requests, request again every open failure of this spider.
+    """Request again, after the start requests, every open failure of this spider.
 
-    Enabled by ``GOVNEWS_RETRY_FAILURES``. A failure is closed when its page is
-    later stored; until then it is retried on every run.
+    Enabled by ``GOVNEWS_RETRY_FAILURES``. An article page's failure is closed
+    when its article is stored. Any other page's failure (a listing) is closed
+    when the page is handled again without an item and without failing: its
+    callback gave only requests. Until then it is retried on every run.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         if not crawler.settings.getbool("GOVNEWS_RETRY_FAILURES"):
             raise NotConfigured
         self.crawler = crawler
+        #: URL keys of this spider's open failures, less those closed in this run.
+        self.open: set[str] = set()
+        #: URL keys that failed in this run (an errback also reaches the output hooks).
+        self.failed: set[str] = set()
+        crawler.signals.connect(self.page_failed, signal=page_failed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -37,7 +48,44 @@ class RetryFailedPagesMiddleware:
         database = CrawlDatabase.of(self.crawler)
         database.start_run(spider.name)
         for failure in database.repository.open_failures(spider.name):
+            self.open.add(failure.url_key)
             yield self.retry_request(spider, failure.url, failure.callback)
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        items = False
+        for item_or_request in result:
+            items = items or not isinstance(item_or_request, Request)
+            yield item_or_request
+        self._handled(response, items)
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        items = False
+        async for item_or_request in result:
+            items = items or not isinstance(item_or_request, Request)
+            yield item_or_request
+        self._handled(response, items)
+
+    def page_failed(self, url: str, **kwargs: Any) -> None:
+        with contextlib.suppress(ValueError):
+            self.failed.add(url_key(url))
+
+    def _handled(self, response: Response, items: bool) -> None:
+        """Close the open failure of a page that gave no item and did not fail this run."""
+        if items:
+            return  # an article: closed when it is stored, reopened if it is dropped
+        urls: dict[str, str] = {}
+        for url in [*response.meta.get("redirect_urls", []), response.url]:
+            with contextlib.suppress(ValueError):
+                urls[url_key(url)] = url
+        closing = {key for key in urls if key in self.open and key not in self.failed}
+        if not closing:
+            return
+        CrawlDatabase.of(self.crawler).resolve_failures(urls[key] for key in closing)
+        self.open -= closing
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("govnews/failures_resolved", len(closing))
 
     @staticmethod
     def retry_request(spider: Spider, url: str, callback: str | None) -> Request:

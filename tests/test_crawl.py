@@ -198,3 +198,39 @@ def test_unusable_database_stops_the_crawl_before_any_request(crawl: Crawl) -> N
     assert done.returncode != 0
     assert "nosuch" in done.stderr
     assert "downloader/request_count" not in done.stderr  # nothing was fetched
+
+
+def test_a_listing_that_failed_is_closed_once_it_answers(
+    crawl: Crawl, crawl_engine: Engine, tmp_path: Path
+) -> None:
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(SNAPSHOT, snapshot)
+    columns = [
+        f"http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/{name}/index.html"
+        for name in ("gzdt", "tzgg")
+    ]
+    sidecars = [snapshot / f"{snapshot_file(url).relative_to(SNAPSHOT)}.http" for url in columns]
+    for sidecar in sidecars:
+        sidecar.write_text("HTTP/1.1 503 Service Unavailable\r\n", encoding="ascii")
+    mirror = f"GOVNEWS_MIRROR={snapshot}"
+
+    def failures() -> dict[str, PageFailure]:
+        with Session(crawl_engine) as session:
+            return {f.url: f for f in session.scalars(select(PageFailure))}
+
+    crawl("zhangzhou", "-s", mirror)
+    first = failures()
+    for url in columns:
+        assert first[url].stage == "http" and first[url].callback == "parse_column"
+        assert first[url].resolved_at is None
+    sidecars[0].unlink()  # the first column answers again, the second still fails
+    done = crawl("zhangzhou", "-s", mirror)
+    second = failures()
+    assert second[columns[0]].resolved_at is not None
+    assert second[columns[1]].resolved_at is None
+    assert second[columns[1]].attempts == first[columns[1]].attempts + 1
+    assert "'govnews/failures_resolved': 1," in done.stderr
+    crawl("zhangzhou", "-s", mirror)
+    third = failures()
+    assert third[columns[0]].resolved_at == second[columns[0]].resolved_at
+    assert third[columns[0]].attempts == first[columns[0]].attempts

@@ -1,7 +1,7 @@
 """Crawl speed against a bare Scrapy spider, and the requests of an incremental re-run.
 
     python -m benchmarks.crawl [--articles 5000] [--hosts 2] [--rounds 3] [--seed 0]
-        [--latency SECONDS] [--workdir DIR]
+        [--latency SECONDS[,SECONDS…]] [--workdir DIR]
 
 Generates a snapshot of ``--articles`` article pages with their listings on
 ``--hosts`` sites of the Fujian CMS (``benchmarks/crawl/site.py``), then, each
@@ -15,13 +15,15 @@ round, in subprocesses against the snapshot's mirror:
 3. ``scrapy crawl zhangzhou`` again on the same database and unchanged snapshot.
 
 ``--latency`` makes the mirror wait that long before each answer, as a network
-and a government server do (default 0: both crawls are bound by the CPU alone).
+and a government server do (default 0: both crawls are bound by the CPU alone);
+several comma-separated values run the rounds at each, to show where the crawl
+stops being bound by the CPU.
 
 Crawl time is Scrapy's ``elapsed_time_seconds`` (spider opened to closed);
 process time, with start-up, is shown beside it. Pages are
 ``downloader/response_count``. Each round checks that both crawls fetched every
 page and that the database holds every generated article. Prints a Markdown
-table: per round, then the median with the range.
+table: per latency, each round, then the median with the range.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,39 +163,61 @@ def show(name: str, value: float) -> str:
     return f"{value:.1f}"
 
 
-def report(rounds: list[dict[str, Run]]) -> None:
-    """The Markdown table: one row per round, then the median and the range."""
+def report(latency: float, rounds: list[dict[str, Run]], header: bool) -> None:
+    """Rows of the Markdown table for one latency: each round, then the median and range."""
     table = figures(rounds)
-    print(row("round", list(table)))
-    print(row("---", ["---:"] * len(table)))
+    if header:
+        print(row("latency | round", list(table)))
+        print(row("---: | ---", ["---:"] * len(table)))
+    label = f"{latency * 1000:.0f} ms"
     for number in range(len(rounds)):
-        print(row(str(number + 1), [show(name, table[name][number]) for name in table]))
-    print(row("median", [show(name, statistics.median(v)) for name, v in table.items()]))
-    print(row("range", [f"{show(n, min(v))}–{show(n, max(v))}" for n, v in table.items()]))
+        values = [show(name, table[name][number]) for name in table]
+        print(row(f"{label} | {number + 1}", values))
+    medians = [show(name, statistics.median(v)) for name, v in table.items()]
+    print(row(f"{label} | median", medians))
+    spread = [f"{show(n, min(v))}–{show(n, max(v))}" for n, v in table.items()]
+    print(row(f"{label} | range", spread))
 
 
 def run(
-    articles: int, hosts: int, rounds: int, seed: int, workdir: Path, latency: float = 0.0
+    articles: int,
+    hosts: int,
+    rounds: int,
+    seed: int,
+    workdir: Path,
+    latencies: Sequence[float] = (0.0,),
 ) -> None:
-    """Generate the snapshot into ``workdir``, crawl it ``rounds`` times, print the table."""
+    """Generate the snapshot into ``workdir``, crawl it ``rounds`` times per latency, report."""
     started = time.perf_counter()
     snapshot = generate(workdir / f"snapshot-{articles}-{hosts}-{seed}", articles, hosts, seed)
     print(
         f"snapshot: {len(snapshot.articles):,} articles, {len(snapshot.urls):,} pages on "
-        f"{', '.join(snapshot.hosts)}; generated in {time.perf_counter() - started:.1f} s; "
-        f"mirror latency {latency * 1000:.0f} ms\n"
+        f"{', '.join(snapshot.hosts)}; generated in {time.perf_counter() - started:.1f} s\n"
     )
-    results, failed = [], False
-    for number in range(1, rounds + 1):
-        runs, problems = one_round(number, snapshot, workdir, latency)
-        results.append(runs)
-        for problem in problems:
-            print(f"round {number}: {problem}", file=sys.stderr)
-        failed = failed or bool(problems)
-    report(results)
+    failed = False
+    for index, latency in enumerate(latencies):
+        results = []
+        for number in range(1, rounds + 1):
+            runs, problems = one_round(number, snapshot, workdir, latency)
+            results.append(runs)
+            for problem in problems:
+                print(f"{latency * 1000:.0f} ms, round {number}: {problem}", file=sys.stderr)
+            failed = failed or bool(problems)
+        report(latency, results, header=index == 0)
     if failed:
         sys.exit(1)
     print(f"\nEvery round: every page fetched by both, all {articles:,} articles stored.")
+
+
+def latencies(text: str) -> tuple[float, ...]:
+    """``--latency`` values: seconds, comma-separated, none negative."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not seconds: {text!r}") from None
+    if any(value < 0 for value in values):
+        raise argparse.ArgumentTypeError(f"a latency is negative: {text!r}")
+    return values
 
 
 def main() -> None:
@@ -201,7 +226,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=2, help="generated sites")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument(
+        "--latency", type=latencies, default=(0.0,), help="seconds per answer, comma-separated"
+    )
     parser.add_argument("--workdir", type=Path, help="keep the snapshot and databases here")
     args = parser.parse_args()
     if args.workdir is not None:

@@ -73,7 +73,7 @@ class Repository:
 
         urls = {url_key(url): url for url in [*article.redirect_urls, article.url]}
         self._register_urls(row, urls)
-        self._resolve_failures(urls, now)
+        self.resolve_failures(urls, now)
         self.session.flush()
         return SaveResult(row=row, status=status)
 
@@ -112,6 +112,14 @@ class Repository:
             failure.attempts += 1
             failure.resolved_at = None
         self.session.flush()
+
+    def resolve_failures(self, keys: Iterable[str], now: datetime | None = None) -> None:
+        """Mark the open failures of these URL keys resolved (one UPDATE, no rows loaded)."""
+        self.session.execute(
+            _RESOLVE_FAILURES,
+            {"keys": list(keys), "now": now or models.utcnow()},
+            execution_options=_NO_SYNC,
+        )
 
     def open_failures(self, spider: str | None = None) -> list[models.PageFailure]:
         """Unresolved failures of ``spider`` (of all spiders when None), oldest first."""
@@ -185,12 +193,6 @@ class Repository:
             else:
                 alias.url = url
                 alias.article_id = row.id
-
-    def _resolve_failures(self, keys: Iterable[str], now: datetime) -> None:
-        """Mark the open failures of ``keys`` resolved at ``now`` (one UPDATE, no rows loaded)."""
-        self.session.execute(
-            _RESOLVE_FAILURES, {"keys": list(keys), "now": now}, execution_options=_NO_SYNC
-        )
 
 
 _FAILURES = cast(Table, models.PageFailure.__table__)
