@@ -26,7 +26,7 @@ from govnews import runlock
 from govnews.health import RunHealth, assess
 from govnews.link.linker import Linker
 from govnews.link.registry import AgencyRegistry
-from govnews.link.urls import site_of, url_key
+from govnews.link.urls import site_of
 from govnews.runlock import lock_path
 from govnews.signals import page_failed
 from govnews.store.database import open_database, session_factory
@@ -129,9 +129,8 @@ class CrawlDatabase:
         self.note("failures")
         self._one_more()
 
-    def resolve_failures(self, urls: Iterable[str]) -> None:
-        """Close the open failures of ``urls``: their page was handled after all."""
-        keys = {url_key(url) for url in urls}
+    def resolve_failures(self, keys: Iterable[str]) -> None:
+        """Close the open failures of these URL keys: their page was handled after all."""
         with self.savepoint():
             self.repository.resolve_failures(keys)
         self._one_more()

@@ -41,15 +41,17 @@ class RetryFailedPagesMiddleware:
         return cls(crawler)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async for item_or_request in start:
-            yield item_or_request
         spider = self.crawler.spider
         assert spider is not None, "start requests are asked for once the spider exists"
         database = CrawlDatabase.of(self.crawler)
         database.start_run(spider.name)
-        for failure in database.repository.open_failures(spider.name):
-            self.open.add(failure.url_key)
-            yield self.retry_request(spider, failure.url, failure.callback)
+        failures = database.repository.open_failures(spider.name)
+        retries = [(failure.url, failure.callback) for failure in failures]
+        self.open = {failure.url_key for failure in failures}
+        async for item_or_request in start:
+            yield item_or_request
+        for url, callback in retries:
+            yield self.retry_request(spider, url, callback)
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
         items = False
@@ -75,14 +77,14 @@ class RetryFailedPagesMiddleware:
         """Close the open failure of a page that gave no item and did not fail this run."""
         if items:
             return  # an article: closed when it is stored, reopened if it is dropped
-        urls: dict[str, str] = {}
+        keys = set()
         for url in [*response.meta.get("redirect_urls", []), response.url]:
             with contextlib.suppress(ValueError):
-                urls[url_key(url)] = url
-        closing = {key for key in urls if key in self.open and key not in self.failed}
+                keys.add(url_key(url))
+        closing = (keys & self.open) - self.failed
         if not closing:
             return
-        CrawlDatabase.of(self.crawler).resolve_failures(urls[key] for key in closing)
+        CrawlDatabase.of(self.crawler).resolve_failures(closing)
         self.open -= closing
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value("govnews/failures_resolved", len(closing))
