@@ -45,6 +45,18 @@ def test_column_page_gives_articles_with_listed_dates_and_the_next_page() -> Non
     assert failures == []
 
 
+def test_a_failed_column_page_requested_again_goes_on_from_its_own_number() -> None:
+    zhangzhou, failures = spider(ZhangzhouSpider)
+    url = f"{NYNCJ}/cms/sitemanage/index.shtml?siteId=60434401&page=2"
+    out = list(zhangzhou.parse_column(response(url)))  # as a retry calls it: no cb_kwargs
+    pages = [r for r in out if r.callback == zhangzhou.parse_column]
+    assert [(r.url, r.cb_kwargs) for r in pages] == [
+        (f"{NYNCJ}/cms/sitemanage/index.shtml?siteId=60434401&page=3", {"page": 3, "last": 3})
+    ]
+    assert len([r for r in out if r.callback == zhangzhou.parse_article]) > 0
+    assert failures == []
+
+
 def test_column_paging_stops_after_a_page_with_nothing_new() -> None:
     zhangzhou, _ = spider(ZhangzhouSpider)
     zhangzhou.any_new = lambda urls: False  # every listed article is stored and current

@@ -17,6 +17,7 @@ from govnews.spiders.base import GovnewsSpider
 ARTICLE_PATH = re.compile(r"^/cms/html/[^/]+/\d{4}-\d{2}-\d{2}/\d+\.html$")
 COLUMN_PATH = re.compile(r"^/cms/html/[^/]+/[^/]+/index\.html$")
 PAGE_COUNT = re.compile(r"共\s*(\d+)\s*页")
+PAGE_NUMBER = re.compile(r"[?&]page=(\d+)")
 
 
 class ZhangzhouSpider(GovnewsSpider):
@@ -61,12 +62,14 @@ class ZhangzhouSpider(GovnewsSpider):
                 yield self.request(url, self.parse_article, cb_kwargs={"kind": "gov"})
 
     def parse_column(
-        self, response: Response, page: int = 1, last: int | None = None
+        self, response: Response, page: int | None = None, last: int | None = None
     ) -> Iterator[Request]:
         """A column list page: its articles (with the listed date), then the next page.
 
         The next page is requested only when this one listed something new, so
-        an incremental run stops paging where the stored articles begin.
+        an incremental run stops paging where the stored articles begin. Without
+        ``page`` and ``last`` (a failed page requested again), they are read from
+        the URL's ``page=N`` and the page's "共 N 页".
         """
         if not isinstance(response, TextResponse):
             return
@@ -85,8 +88,10 @@ class ZhangzhouSpider(GovnewsSpider):
             yield self.request(
                 url, self.parse_article, cb_kwargs={"kind": "gov", "listing_date": date}
             )
-        if page == 1:
+        page = page or page_number(response.url)
+        if last is None:
             last = self.page_count(response)
+        if page == 1:
             yield from self.follow_site_links(response, articles=False)  # columns' side menus
         if last is not None and page < last and self.any_new(listed):
             yield from self.next_page(response, page + 1, last)
@@ -96,7 +101,7 @@ class ZhangzhouSpider(GovnewsSpider):
         text = " ".join(response.css("body ::text").getall())
         counted = PAGE_COUNT.search(text)
         hrefs = " ".join(response.css("a::attr(href)").getall())
-        pages = [int(n) for n in re.findall(r"[?&]page=(\d+)", hrefs)]
+        pages = [int(n) for n in PAGE_NUMBER.findall(hrefs)]
         if counted:
             pages.append(int(counted.group(1)))
         return max(pages, default=1)
@@ -114,3 +119,9 @@ class ZhangzhouSpider(GovnewsSpider):
             self.parse_column,
             cb_kwargs={"page": page, "last": last},
         )
+
+
+def page_number(url: str) -> int:
+    """The page of a column a list URL shows: its ``page=N``, else 1."""
+    found = PAGE_NUMBER.search(url)
+    return max(1, int(found.group(1))) if found else 1
