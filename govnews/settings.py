@@ -14,6 +14,11 @@ GOVNEWS_MIRROR = None
 GOVNEWS_MIRROR_LATENCY = 0.0
 # The sites the `sites` spider crawls, added by configuration (see data/sites.toml).
 GOVNEWS_SITES = "data/sites.toml"
+# Extract pages in this many worker processes, beside the crawl's (0: in the crawl's
+# process, which then sends no request while it reads a page) …
+GOVNEWS_EXTRACT_WORKERS = 1
+# … where a page taking longer than this many seconds is a failure (0: no limit).
+GOVNEWS_EXTRACT_TIMEOUT = 60.0
 # Commit the database after this many items (and when the spider closes).
 GOVNEWS_BATCH_SIZE = 100
 # Re-request pages whose extraction or download failed in an earlier run.
@@ -54,6 +59,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Last, so that no other middleware can send a mirrored request to the network.
     "govnews.mirror.MirrorMiddleware": 950,
 }
+
+# A response gives at most one article; Scrapy starts this many tasks for the output
+# of every response (its default, 100, costs more than the processing itself).
+CONCURRENT_ITEMS = 8
 
 # --- politeness on the real web ------------------------------------------------
 USER_AGENT = "govnews/0.1 (+https://github.com/govnews/govnews)"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -40,6 +42,17 @@ def snapshot_headers(url: str) -> dict[str, str]:
         return {}
     lines = sidecar.read_text(encoding="latin-1").splitlines()[1:]
     return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+def collect(output: Iterable[Any] | AsyncIterator[Any]) -> list[Any]:
+    """Everything a spider callback yields, whether it is a generator or an async one."""
+    if isinstance(output, AsyncIterator):
+
+        async def drain() -> list[Any]:
+            return [item async for item in output]
+
+        return asyncio.run(drain())
+    return list(output)
 
 
 def expected_records() -> list[dict]:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from govnews.link.urls import url_key
+from govnews.store.database import open_database
 from govnews.store.models import Article, ArticleUrl, CrawlRun, PageFailure, Repost
 from tests.conftest import (
     ROOT,
@@ -234,3 +235,28 @@ def test_a_listing_that_failed_is_closed_once_it_answers(
     third = failures()
     assert third[columns[0]].resolved_at == second[columns[0]].resolved_at
     assert third[columns[0]].attempts == first[columns[0]].attempts
+
+
+def test_extraction_in_workers_stores_what_extraction_in_process_stores(
+    crawl: Crawl, crawl_engine: Engine, tmp_path: Path
+) -> None:
+    in_process = tmp_path / "in-process.db"
+    done = crawl("zhangzhou", "-s", "GOVNEWS_EXTRACT_WORKERS=2")
+    assert done.stderr.count("Started extraction worker") == 2
+    crawl(
+        "zhangzhou",
+        "-s",
+        "GOVNEWS_EXTRACT_WORKERS=0",
+        "-s",
+        f"GOVNEWS_DATABASE_URL=sqlite:///{in_process}",
+    )
+    columns = [Article.url, Article.title, Article.published_at, Article.source_name]
+    columns += [Article.body_text, Article.body_html, Article.fingerprint, Article.provenance]
+
+    def stored(engine: Engine) -> list[tuple]:
+        with Session(engine) as session:
+            return [tuple(row) for row in session.execute(select(*columns).order_by(Article.url))]
+
+    by_workers = stored(crawl_engine)
+    assert len(by_workers) > 10
+    assert by_workers == stored(open_database(f"sqlite:///{in_process}"))

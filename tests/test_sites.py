@@ -40,7 +40,7 @@ from govnews.spiders.sites import (
     trs_pages,
 )
 from govnews.store import models
-from tests.conftest import ROOT, SNAPSHOT, snapshot_file, snapshot_headers
+from tests.conftest import ROOT, SNAPSHOT, collect, snapshot_file, snapshot_headers
 from tests.test_extract_snapshot import as_record, normalised
 
 SITES = ROOT / "data" / "sites.toml"
@@ -189,7 +189,7 @@ def test_name_argument_chooses_sites_not_the_spider_name() -> None:
 
 def test_home_page_gives_listings_and_articles_of_the_site() -> None:
     spider, failures = make_spider()
-    out = list(spider.parse(response(f"{TRS}/")))
+    out = collect(spider.parse(response(f"{TRS}/")))
     assert sorted(requests(out, spider.parse_listing)) == [
         f"{TRS}/xxgk/gzdt/nyyw/",
         f"{TRS}/xxgk/gzdt/sxdt/",
@@ -430,7 +430,7 @@ def test_selectors_override_the_engine(tmp_path: Path) -> None:
     )
     spider, failures = make_spider(sites_file(tmp_path, table))
     url = f"{TRS}/xxgk/gzdt/nyyw/202211/t20221108_6051234.htm"
-    [article] = list(spider.parse_article(response(url)))
+    [article] = collect(spider.parse_article(response(url)))
     assert isinstance(article, Article) and article.kind == "gov"
     assert article.title == "全省秋冬种农业生产工作推进会在三明召开_农业要闻_福建省农业农村厅"
     assert article.body_text.startswith("会议指出，今年以来") and "\n" not in article.body_text
@@ -586,6 +586,6 @@ concurrency = 1
 def test_responses_are_not_articles_of_other_sites() -> None:
     spider, _ = make_spider(name="fujian-nynct")
     off = HtmlResponse("http://www.example.com/", body=b"<html><a href='/x'>x</a></html>")
-    assert list(spider.parse(off)) == []
+    assert collect(spider.parse(off)) == []
     not_html = Response(f"{TRS}/file.pdf", body=b"%PDF")
-    assert list(spider.parse(not_html)) == []
+    assert collect(spider.parse(not_html)) == []

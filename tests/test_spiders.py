@@ -10,7 +10,7 @@ from govnews.items import Article
 from govnews.signals import page_failed
 from govnews.spiders.nmgfzw import NmgfzwSpider
 from govnews.spiders.zhangzhou import ZhangzhouSpider
-from tests.conftest import SEED_ORIGINAL, SEED_REPOST, snapshot_file
+from tests.conftest import SEED_ORIGINAL, SEED_REPOST, collect, snapshot_file
 
 NYNCJ = "http://nyncj.zhangzhou.gov.cn"
 
@@ -68,10 +68,10 @@ def test_column_paging_stops_after_a_page_with_nothing_new() -> None:
 def test_portal_list_stops_paging_when_its_articles_are_all_stored() -> None:
     nmgfzw, _ = spider(NmgfzwSpider)
     listing = response("http://www.nmgfzw.cn/shgz/index.html")
-    pages = [r.url for r in nmgfzw.parse(listing) if "list_" in r.url]
+    pages = [r.url for r in collect(nmgfzw.parse(listing)) if "list_" in r.url]
     assert pages  # a first run pages on
     nmgfzw.any_new = lambda urls: False
-    assert [r.url for r in nmgfzw.parse(listing) if "list_" in r.url] == []
+    assert [r.url for r in collect(nmgfzw.parse(listing)) if "list_" in r.url] == []
 
 
 def test_empty_column_is_no_failure_but_a_page_without_list_is() -> None:
@@ -93,7 +93,7 @@ def test_hosts_argument_chooses_sites_of_the_same_cms() -> None:
 
 def test_repost_gives_article_and_request_for_its_government_original() -> None:
     nmgfzw, failures = spider(NmgfzwSpider)
-    out = list(nmgfzw.parse(response(SEED_REPOST)))
+    out = collect(nmgfzw.parse(response(SEED_REPOST)))
     [article] = [o for o in out if isinstance(o, Article)]
     assert article.url == SEED_REPOST and article.kind == "portal"
     [original] = [o for o in out if isinstance(o, Request) and o.callback == nmgfzw.parse_original]
@@ -104,14 +104,14 @@ def test_repost_gives_article_and_request_for_its_government_original() -> None:
 def test_declared_original_spelled_oddly_is_requested_clean() -> None:
     nmgfzw, _ = spider(NmgfzwSpider)
     url = "http://www.nmgfzw.cn/shgz/20220921/25102.html"
-    out = [o for o in nmgfzw.parse(response(url)) if isinstance(o, Request)]
+    out = [o for o in collect(nmgfzw.parse(response(url))) if isinstance(o, Request)]
     originals = [o.url for o in out if o.callback == nmgfzw.parse_original]
     assert originals == [f"{NYNCJ}/cms/html/zzsnyj/2022-09-20/2101209055.html"]
 
 
 def test_portal_follows_content_links_only() -> None:
     nmgfzw, failures = spider(NmgfzwSpider)
-    urls = [r.url for r in nmgfzw.parse(response("http://www.nmgfzw.cn/"))]
+    urls = [r.url for r in collect(nmgfzw.parse(response("http://www.nmgfzw.cn/")))]
     assert "http://www.nmgfzw.cn/shgz/" in urls
     assert SEED_REPOST in urls
     assert not [u for u in urls if "/member/" in u or "search" in u or "nmgfzw.cn" not in u]
@@ -121,5 +121,5 @@ def test_portal_follows_content_links_only() -> None:
 def test_original_that_is_no_article_is_a_failure() -> None:
     nmgfzw, failures = spider(NmgfzwSpider)
     home = response(f"{NYNCJ}/", callback=nmgfzw.parse_original)
-    assert list(nmgfzw.parse_original(home)) == []
+    assert collect(nmgfzw.parse_original(home)) == []
     assert failures[0]["callback"] == "parse_original"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from govnews.extract.challenge import status_reason
 from govnews.incremental import KnownArticles
 from govnews.items import Article, Kind
 from govnews.signals import page_failed
+from govnews.workers import ExtractionWorkers
 
 
 class GovnewsSpider(Spider):
@@ -59,34 +60,43 @@ class GovnewsSpider(Spider):
             reason = failure.getErrorMessage() or repr(failure.value)
             self.record_failure(request.url, "download", reason, request)
 
-    def extract(
+    async def extract(
         self, response: Response, *, kind: Kind | None = None, expected: bool = True, **hints: Any
     ) -> Article | None:
         """The article on ``response``, or None (recorded as a failure when ``expected``).
 
         A page that is simply not an article (a listing) is only a failure when the
-        spider expected an article there.
+        spider expected an article there. Extraction runs in a worker process when
+        ``GOVNEWS_EXTRACT_WORKERS`` is above 0 (:mod:`govnews.workers`), else here.
         """
         if not isinstance(response, TextResponse):
             if expected:
                 self.record_failure(response.url, "extract", "not an HTML page", response.request)
             return None
         content_type = response.headers.get("Content-Type") or b""
+        options = {
+            "headers": {"Content-Type": content_type.decode("latin-1")},
+            "kind": kind,
+            "fetched_at": datetime.now(UTC),
+            **hints,
+        }
+        workers = ExtractionWorkers.of(self.crawler)
         try:
-            article = extract_article(
-                response.body,
-                response.url,
-                headers={"Content-Type": content_type.decode("latin-1")},
-                kind=kind,
-                fetched_at=datetime.now(UTC),
-                **hints,
-            )
+            if workers is None:
+                article = extract_article(response.body, response.url, **options)
+            else:
+                article = await workers.extract(response.body, response.url, **options)
         except NotAnArticle as exc:
             if expected:
                 self.record_failure(response.url, exc.stage, exc.reason, response.request)
             return None
         except ExtractionError as exc:
             self.record_failure(response.url, exc.stage, exc.reason, response.request)
+            return None
+        except Exception as exc:  # a bug: logged with its traceback, the page kept as failed
+            self.logger.exception("Extraction of %s raised", response.url)
+            reason = f"{type(exc).__name__}: {exc}"
+            self.record_failure(response.url, "extract", reason, response.request)
             return None
         if article.published_at is None:  # a page without a date is no news article
             if expected:
@@ -96,8 +106,8 @@ class GovnewsSpider(Spider):
         article.redirect_urls = list(response.meta.get("redirect_urls", []))
         return article
 
-    def parse_article(self, response: Response, **hints: Any) -> Iterator[Article]:
+    async def parse_article(self, response: Response, **hints: Any) -> AsyncIterator[Article]:
         """Callback for a page that should be an article."""
-        article = self.extract(response, **hints)
+        article = await self.extract(response, **hints)
         if article is not None:
             yield article

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,16 +57,17 @@ class NmgfzwSpider(GovnewsSpider):
         #: ``-a follow_originals=false`` leaves declared originals to the government spiders.
         self.follow_originals = str(follow_originals).lower() not in ("0", "false", "no")
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Article | Request]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Article | Request]:
         """Any on-site page: yield its article if it is one, then follow its links."""
         if not isinstance(response, TextResponse):
             return
-        article = self.extract(response, expected=False)
+        article = await self.extract(response, expected=False)
         if article is not None:
             yield article
             original = article.declared_original_url
             if self.follow_originals and original and kind_of(original) == "gov":
-                yield from self.request_original(original)
+                for request in self.request_original(original):
+                    yield request
         links = [link.url for link in self.links.extract_links(response)]
         listed = [url for url in links if ARTICLE_LINK.search(urlsplit(url).path)]
         # A list page whose articles are all stored: the older pages after it are too.
@@ -84,6 +85,7 @@ class NmgfzwSpider(GovnewsSpider):
             return
         yield self.request(cleaned, self.parse_original, meta={"allow_offsite": True})
 
-    def parse_original(self, response: Response) -> Iterator[Article]:
+    async def parse_original(self, response: Response) -> AsyncIterator[Article]:
         """The government original a repost declared; an article is expected there."""
-        yield from self.parse_article(response, kind="gov")
+        async for article in self.parse_article(response, kind="gov"):
+            yield article

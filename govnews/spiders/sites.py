@@ -11,7 +11,7 @@ then the site's selectors.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
@@ -296,17 +296,20 @@ class SitesSpider(GovnewsSpider):
 
     # --- callbacks ----------------------------------------------------------------
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | Article]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Request | Article]:
         """Any page of a site: an article, a listing, or a page to find them on."""
         site = self.config.site_for(response.url)
         if site is None or not isinstance(response, TextResponse):
             return
         if site.is_article(response.url):
-            yield from self.parse_article(response)
+            async for article in self.parse_article(response):
+                yield article
         elif site.is_listing(response.url):
-            yield from self.parse_listing(response)
+            for request in self.parse_listing(response):
+                yield request
         else:
-            yield from self.follow(site, self.links(response, site))
+            for request in self.follow(site, self.links(response, site)):
+                yield request
 
     def links(self, response: TextResponse, site: Site) -> list[str]:
         """The page's links on the site (with a JCMS page's datastore records), each once."""
@@ -467,12 +470,12 @@ class SitesSpider(GovnewsSpider):
 
     # --- articles ------------------------------------------------------------------------
 
-    def extract(
+    async def extract(
         self, response: Response, *, kind: Kind | None = None, expected: bool = True, **hints: Any
     ) -> Article | None:
         """The engine's article, of the site's kind, with the site's selectors applied."""
         site = self.config.site_for(response.url)
-        article = super().extract(
+        article = await super().extract(
             response, kind=kind or (site.kind if site else None), expected=expected, **hints
         )
         if article is None or site is None or not site.selectors:

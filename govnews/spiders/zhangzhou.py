@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -37,15 +37,18 @@ class ZhangzhouSpider(GovnewsSpider):
         self.allowed_domains = list(self.hosts)
         self.start_urls = [f"http://{host}/" for host in self.hosts]
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | Article]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Request | Article]:
         """Any page of the site: dispatch columns and articles by the CMS's URL scheme."""
         path = urlsplit(response.url).path
         if ARTICLE_PATH.match(path):
-            yield from self.parse_article(response, kind="gov")
+            async for article in self.parse_article(response, kind="gov"):
+                yield article
         elif COLUMN_PATH.match(path):
-            yield from self.parse_column(response)
+            for request in self.parse_column(response):
+                yield request
         else:
-            yield from self.follow_site_links(response)
+            for request in self.follow_site_links(response):
+                yield request
 
     def follow_site_links(self, response: Response, articles: bool = True) -> Iterator[Request]:
         """From a home or navigation page: every column list (and article) of this site."""

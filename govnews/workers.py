@@ -1,0 +1,191 @@
+"""Extraction in worker processes, so that reading a page does not hold up the crawl.
+
+Extraction (:func:`govnews.extract.extract_article`) is CPU work. Run in the
+crawl's process, it runs in Scrapy's event loop, where no request goes out and
+no response comes in while a page is read. With ``GOVNEWS_EXTRACT_WORKERS = N``
+(N > 0) the spiders hand their pages to N worker processes (``python -m
+govnews.extract.worker``, fed through pipes) and await the records: the crawl keeps
+downloading, and extraction runs on another core.
+
+A worker that dies on a page, or reads one page for longer than
+``GOVNEWS_EXTRACT_TIMEOUT`` seconds, is replaced. That page is a failure with
+the reason (retried by the next run); the pages queued behind it go to the
+next worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import pickle
+import sys
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.defer import Deferred
+
+from govnews.extract import ExtractionError
+from govnews.extract.worker import HEADER, frame
+from govnews.items import Article
+
+logger = logging.getLogger(__name__)
+_BY_CRAWLER: WeakKeyDictionary[Crawler, ExtractionWorkers] = WeakKeyDictionary()
+
+
+class WorkerError(ExtractionError):
+    """The worker reading the page died or took too long; the page is recorded as a failure."""
+
+
+class _Requeue(Exception):
+    """The worker went away before it started this page: give it to another."""
+
+
+class ExtractionWorkers:
+    """A crawl's extraction worker processes, started on first use, stopped with the spider."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        if size < 1:
+            raise ValueError(f"GOVNEWS_EXTRACT_WORKERS must be at least 1 here, not {size}")
+        self.size = size
+        #: Seconds one page may take; 0 or less: no limit.
+        self.timeout = timeout
+        self._workers: list[_Worker] = []
+        self._starting = asyncio.Lock()
+        self._numbers = itertools.count()
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> ExtractionWorkers | None:
+        """The crawl's workers; None when ``GOVNEWS_EXTRACT_WORKERS`` is 0 (extract in-process)."""
+        size = crawler.settings.getint("GOVNEWS_EXTRACT_WORKERS")
+        if size <= 0:
+            return None
+        if crawler not in _BY_CRAWLER:
+            workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
+            crawler.signals.connect(workers.spider_closed, signal=signals.spider_closed)
+            _BY_CRAWLER[crawler] = workers
+        return _BY_CRAWLER[crawler]
+
+    async def extract(self, body: bytes, url: str, **kwargs: Any) -> Article:
+        """:func:`extract_article` of the page, in a worker; raises what it raises."""
+        while True:
+            worker = await self._least_busy()
+            try:
+                return await worker.run(next(self._numbers), (body, url), kwargs, self.timeout)
+            except _Requeue:
+                continue
+
+    async def _least_busy(self) -> _Worker:
+        """The worker with the fewest pages pending, once dead ones are replaced."""
+        async with self._starting:
+            self._workers = [worker for worker in self._workers if worker.alive]
+            while len(self._workers) < self.size:
+                self._workers.append(await _Worker.start())
+        return min(self._workers, key=lambda worker: len(worker.pending))
+
+    async def close(self) -> None:
+        """Let every worker finish and exit (killed after 5 s)."""
+        workers, self._workers = self._workers, []
+        await asyncio.gather(*(worker.close() for worker in workers))
+
+    def spider_closed(self) -> Deferred[None]:
+        return deferred_from_coro(self.close())
+
+
+class _Worker:
+    """One worker process and the pages sent to it, answered in the order sent."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.pending: dict[int, asyncio.Future[Article]] = {}
+        self.alive = True
+        self._overdue: asyncio.TimerHandle | None = None
+        self._timeout = 0.0
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "govnews.extract.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        logger.info("Started extraction worker %s", process.pid)
+        return cls(process)
+
+    async def run(
+        self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+    ) -> Article:
+        if not self.alive:
+            raise _Requeue
+        assert self.process.stdin is not None
+        future: asyncio.Future[Article] = asyncio.get_running_loop().create_future()
+        self.pending[number] = future
+        self._timeout = timeout
+        if len(self.pending) == 1:
+            self._arm()
+        self.process.stdin.write(frame((number, args, kwargs)))
+        with contextlib.suppress(ConnectionError):  # the worker died: _read() settles it
+            await self.process.stdin.drain()
+        return await future
+
+    def _arm(self) -> None:
+        """Time the page the worker reads now: the first one pending."""
+        if self._overdue is not None:
+            self._overdue.cancel()
+            self._overdue = None
+        if self.pending and self._timeout > 0:
+            head = next(iter(self.pending))
+            loop = asyncio.get_running_loop()
+            self._overdue = loop.call_later(self._timeout, self._give_up, head)
+
+    def _give_up(self, number: int) -> None:
+        if self.alive and next(iter(self.pending), None) == number:
+            reason = f"extraction took more than {self._timeout:g} s; its worker was stopped"
+            self._end(WorkerError(reason))
+            self.process.kill()
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            while True:
+                header = await self.process.stdout.readexactly(HEADER.size)
+                (size,) = HEADER.unpack(header)
+                number, ok, value = pickle.loads(await self.process.stdout.readexactly(size))
+                future = self.pending.pop(number, None)
+                if future is not None and not future.done():
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+                self._arm()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            code = await self.process.wait()
+            self._end(WorkerError(f"the extraction worker died (exit code {code})"))
+
+    def _end(self, error: WorkerError) -> None:
+        """The worker is gone: the page it was reading fails, the others go elsewhere."""
+        self.alive = False
+        if self._overdue is not None:
+            self._overdue.cancel()
+        for index, future in enumerate(self.pending.values()):
+            if not future.done():
+                future.set_exception(error if index == 0 else _Requeue())
+        self.pending.clear()
+
+    async def close(self) -> None:
+        self.alive = False
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        await self._reader
