@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import pickle
 import sys
 from typing import Any
@@ -26,6 +27,7 @@ from weakref import WeakKeyDictionary
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
@@ -63,6 +65,9 @@ class ExtractionWorkers:
         """The crawl's workers; None when ``GOVNEWS_EXTRACT_WORKERS`` is 0 (extract in-process)."""
         size = crawler.settings.getint("GOVNEWS_EXTRACT_WORKERS")
         if size <= 0:
+            return None
+        if not is_asyncio_available():  # asked during the crawl, with its reactor installed
+            logger.warning("GOVNEWS_EXTRACT_WORKERS needs the asyncio reactor: extracting here")
             return None
         if crawler not in _BY_CRAWLER:
             workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
@@ -115,6 +120,8 @@ class _Worker:
             "govnews.extract.worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            # govnews is found where the crawl found it, from whatever directory it runs in
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))},
         )
         logger.info("Started extraction worker %s", process.pid)
         return cls(process)

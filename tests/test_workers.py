@@ -115,10 +115,14 @@ def test_closing_ends_every_worker() -> None:
 
 
 def test_workers_are_a_setting() -> None:
-    assert ExtractionWorkers.of(get_crawler(ZhangzhouSpider)) is None  # 0: in-process
-    crawler = get_crawler(ZhangzhouSpider, {"GOVNEWS_EXTRACT_WORKERS": 3})
-    workers = ExtractionWorkers.of(crawler)
-    assert workers is not None and workers.size == 3 and workers is ExtractionWorkers.of(crawler)
+    async def run() -> None:  # as spiders ask, in the crawl's asyncio loop
+        assert ExtractionWorkers.of(get_crawler(ZhangzhouSpider)) is None  # 0: in-process
+        crawler = get_crawler(ZhangzhouSpider, {"GOVNEWS_EXTRACT_WORKERS": 3})
+        workers = ExtractionWorkers.of(crawler)
+        assert workers is not None and workers.size == 3
+        assert workers is ExtractionWorkers.of(crawler)
+
+    asyncio.run(run())
     with pytest.raises(ValueError, match="at least 1"):
         ExtractionWorkers(0, timeout=60)
 
