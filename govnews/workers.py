@@ -32,7 +32,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 
 from govnews.extract import ExtractionError
-from govnews.extract.worker import HEADER, frame
+from govnews.extract.worker import HEADER, READY, frame
 from govnews.items import Article
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,8 @@ class _Worker:
         self.process = process
         self.pending: dict[int, asyncio.Future[Article]] = {}
         self.alive = True
+        #: Started: pages are timed from now on, not while Python and govnews load.
+        self.ready = False
         self._overdue: asyncio.TimerHandle | None = None
         self._timeout = 0.0
         self._reader = asyncio.ensure_future(self._read())
@@ -147,7 +149,7 @@ class _Worker:
         if self._overdue is not None:
             self._overdue.cancel()
             self._overdue = None
-        if self.pending and self._timeout > 0:
+        if self.ready and self.pending and self._timeout > 0:
             head = next(iter(self.pending))
             loop = asyncio.get_running_loop()
             self._overdue = loop.call_later(self._timeout, self._give_up, head)
@@ -165,6 +167,10 @@ class _Worker:
                 header = await self.process.stdout.readexactly(HEADER.size)
                 (size,) = HEADER.unpack(header)
                 number, ok, value = pickle.loads(await self.process.stdout.readexactly(size))
+                if (number, ok, value) == READY:
+                    self.ready = True
+                    self._arm()
+                    continue
                 future = self.pending.pop(number, None)
                 if future is not None and not future.done():
                     if ok:

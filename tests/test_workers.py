@@ -103,6 +103,18 @@ def test_a_page_over_the_time_limit_fails_and_its_worker_is_replaced() -> None:
     assert not kept
 
 
+def test_a_worker_starting_up_does_not_count_against_the_time_limit() -> None:
+    async def run() -> Any:
+        workers = ExtractionWorkers(1, timeout=0.08)  # a page takes ~5 ms, starting ~110 ms
+        try:
+            [done] = await extract_all(workers, [SEED_REPOST])
+            return done
+        finally:
+            await workers.close()
+
+    assert isinstance(asyncio.run(run()), Article)
+
+
 def test_closing_ends_every_worker() -> None:
     async def run() -> list[int | None]:
         workers = ExtractionWorkers(2, timeout=60)

@@ -2,8 +2,8 @@
 
 Reads pages from stdin and answers on stdout, each message a 4-byte length and
 a pickle: ``(number, args, kwargs)`` of :func:`extract_article` in, ``(number,
-True, article)`` or ``(number, False, error)`` out, in the order asked. The
-crawl's side is :mod:`govnews.workers`.
+True, article)`` or ``(number, False, error)`` out, in the order asked, after
+:data:`READY` once started. The crawl's side is :mod:`govnews.workers`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import IO, Any
 from govnews.extract import ExtractionError, extract_article
 
 HEADER = struct.Struct(">I")  # each message: its length, then the pickle
+READY = (-1, True, None)  # the first answer: imported, reading pages from now on
 
 
 def frame(message: object) -> bytes:
@@ -56,6 +57,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the crawl's: it closes stdin
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot break a message
+    answers.write(frame(READY))
+    answers.flush()
     serve(sys.stdin.buffer, answers)
 
 
