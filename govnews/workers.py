@@ -36,7 +36,7 @@ from govnews.extract.worker import HEADER, READY, frame
 from govnews.items import Article
 
 logger = logging.getLogger(__name__)
-_BY_CRAWLER: WeakKeyDictionary[Crawler, ExtractionWorkers] = WeakKeyDictionary()
+_BY_CRAWLER: WeakKeyDictionary[Crawler, ExtractionWorkers | None] = WeakKeyDictionary()
 
 
 class WorkerError(ExtractionError):
@@ -54,7 +54,7 @@ class ExtractionWorkers:
         if size < 1:
             raise ValueError(f"GOVNEWS_EXTRACT_WORKERS must be at least 1 here, not {size}")
         self.size = size
-        #: Seconds one page may take; 0 or less: no limit.
+        #: Seconds one page may take (0 or less: no limit), for the workers started from now.
         self.timeout = timeout
         self._workers: list[_Worker] = []
         self._starting = asyncio.Lock()
@@ -63,24 +63,28 @@ class ExtractionWorkers:
     @classmethod
     def of(cls, crawler: Crawler) -> ExtractionWorkers | None:
         """The crawl's workers; None when ``GOVNEWS_EXTRACT_WORKERS`` is 0 (extract in-process)."""
+        if crawler not in _BY_CRAWLER:
+            _BY_CRAWLER[crawler] = cls._for(crawler)
+        return _BY_CRAWLER[crawler]
+
+    @classmethod
+    def _for(cls, crawler: Crawler) -> ExtractionWorkers | None:
         size = crawler.settings.getint("GOVNEWS_EXTRACT_WORKERS")
         if size <= 0:
             return None
         if not is_asyncio_available():  # asked during the crawl, with its reactor installed
             logger.warning("GOVNEWS_EXTRACT_WORKERS needs the asyncio reactor: extracting here")
             return None
-        if crawler not in _BY_CRAWLER:
-            workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
-            crawler.signals.connect(workers.spider_closed, signal=signals.spider_closed)
-            _BY_CRAWLER[crawler] = workers
-        return _BY_CRAWLER[crawler]
+        workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
+        crawler.signals.connect(workers.spider_closed, signal=signals.spider_closed)
+        return workers
 
     async def extract(self, body: bytes, url: str, **kwargs: Any) -> Article:
         """:func:`extract_article` of the page, in a worker; raises what it raises."""
         while True:
             worker = await self._least_busy()
             try:
-                return await worker.run(next(self._numbers), (body, url), kwargs, self.timeout)
+                return await worker.run(next(self._numbers), (body, url), kwargs)
             except _Requeue:
                 continue
 
@@ -89,7 +93,7 @@ class ExtractionWorkers:
         async with self._starting:
             self._workers = [worker for worker in self._workers if worker.alive]
             while len(self._workers) < self.size:
-                self._workers.append(await _Worker.start())
+                self._workers.append(await _Worker.start(self.timeout))
         return min(self._workers, key=lambda worker: len(worker.pending))
 
     async def close(self) -> None:
@@ -104,18 +108,18 @@ class ExtractionWorkers:
 class _Worker:
     """One worker process and the pages sent to it, answered in the order sent."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, timeout: float) -> None:
         self.process = process
+        self.timeout = timeout
         self.pending: dict[int, asyncio.Future[Article]] = {}
         self.alive = True
         #: Started: pages are timed from now on, not while Python and govnews load.
         self.ready = False
         self._overdue: asyncio.TimerHandle | None = None
-        self._timeout = 0.0
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls) -> _Worker:
+    async def start(cls, timeout: float) -> _Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -126,17 +130,14 @@ class _Worker:
             env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))},
         )
         logger.info("Started extraction worker %s", process.pid)
-        return cls(process)
+        return cls(process, timeout)
 
-    async def run(
-        self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
-    ) -> Article:
+    async def run(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Article:
         if not self.alive:
             raise _Requeue
         assert self.process.stdin is not None
         future: asyncio.Future[Article] = asyncio.get_running_loop().create_future()
         self.pending[number] = future
-        self._timeout = timeout
         if len(self.pending) == 1:
             self._arm()
         self.process.stdin.write(frame((number, args, kwargs)))
@@ -149,14 +150,14 @@ class _Worker:
         if self._overdue is not None:
             self._overdue.cancel()
             self._overdue = None
-        if self.ready and self.pending and self._timeout > 0:
+        if self.ready and self.pending and self.timeout > 0:
             head = next(iter(self.pending))
             loop = asyncio.get_running_loop()
-            self._overdue = loop.call_later(self._timeout, self._give_up, head)
+            self._overdue = loop.call_later(self.timeout, self._give_up, head)
 
     def _give_up(self, number: int) -> None:
         if self.alive and next(iter(self.pending), None) == number:
-            reason = f"extraction took more than {self._timeout:g} s; its worker was stopped"
+            reason = f"extraction took more than {self.timeout:g} s; its worker was stopped"
             self._end(WorkerError(reason))
             self.process.kill()
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -53,6 +54,17 @@ def collect(output: Iterable[Any] | AsyncIterator[Any]) -> list[Any]:
 
         return asyncio.run(drain())
     return list(output)
+
+
+def assert_stored_as(row: object, record: dict[str, Any]) -> None:
+    """A stored ``articles`` row holds every field of an expected record."""
+    assert row is not None, f"{record['url']} not stored"
+    for name, value in record.items():
+        stored = getattr(row, name)
+        if name == "published_at":
+            assert stored == datetime.fromisoformat(value), record["url"]
+        else:
+            assert stored == value, f"{record['url']}: {name}"
 
 
 def expected_records() -> list[dict]:

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -23,6 +22,7 @@ from tests.conftest import (
     SEED_ORIGINAL,
     SEED_REPOST,
     SNAPSHOT,
+    assert_stored_as,
     expected_records,
     snapshot_file,
 )
@@ -132,13 +132,7 @@ def test_every_snapshot_article_stored_and_every_declared_original_linked(
     with Session(crawl_engine) as session:
         for record in expected:
             row = article(session, record["url"])
-            assert row is not None, f"{record['url']} not stored"
-            for name, value in record.items():
-                stored = getattr(row, name)
-                if name == "published_at":
-                    assert stored == datetime.fromisoformat(value), record["url"]
-                else:
-                    assert stored == value, f"{record['url']}: {name}"
+            assert_stored_as(row, record)
         for record in expected:
             if record["declared_original_url"]:
                 link = link_of(session, record["url"])

@@ -40,7 +40,14 @@ from govnews.spiders.sites import (
     trs_pages,
 )
 from govnews.store import models
-from tests.conftest import ROOT, SNAPSHOT, collect, snapshot_file, snapshot_headers
+from tests.conftest import (
+    ROOT,
+    SNAPSHOT,
+    assert_stored_as,
+    collect,
+    snapshot_file,
+    snapshot_headers,
+)
 from tests.test_extract_snapshot import as_record, normalised
 
 SITES = ROOT / "data" / "sites.toml"
@@ -494,13 +501,7 @@ def assert_stored_exactly(engine: Engine, host: str) -> set[str]:
             row = session.scalar(
                 select(models.Article).where(models.Article.url_key == url_key(record["url"]))
             )
-            assert row is not None, f"{record['url']} not stored"
-            for name, value in record.items():
-                stored = getattr(row, name)
-                if name == "published_at":
-                    assert stored == datetime.fromisoformat(value), record["url"]
-                else:
-                    assert stored == value, f"{record['url']}: {name}"
+            assert_stored_as(row, record)
         stored_keys = set(
             session.scalars(select(models.Article.url_key).where(models.Article.site == host))
         )
