@@ -51,13 +51,13 @@ class Article:
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
-            self.fingerprint = content_fingerprint(self.title, self.body_text)
+            self.fingerprint = content_hash(self.title, self.body_text)
 
 
 _SPACE = re.compile(r"\s+")
 
 
-def content_fingerprint(title: str, body_text: str) -> str:
+def content_hash(title: str, body_text: str) -> str:
     """SHA-256 of the title and body with all white space removed.
 
     Two fetches of an unchanged page give the same fingerprint even when the

@@ -1,5 +1,7 @@
 """Scrapy settings for govnews: every govnews setting and its default lives here."""
 
+from pathlib import Path
+
 BOT_NAME = "govnews"
 SPIDER_MODULES = ["govnews.spiders"]
 NEWSPIDER_MODULE = "govnews.spiders"
@@ -36,28 +38,30 @@ GOVNEWS_MAX_FAILURE_SHARE = 0.2
 # One run at a time per database: this file is locked while a run lasts
 # (default: beside the SQLite file, <database>.lock).
 GOVNEWS_LOCK_FILE = None
+# The curated agency registry the linker starts from (package data: the Zhangzhou agencies).
+GOVNEWS_AGENCIES_FILE = str(Path(__file__).parent / "link" / "agencies" / "agencies.toml")
 # scrapy crawlall links again the articles published in the last N days (0: not at all).
 GOVNEWS_CRAWLALL_RELINK_DAYS = 30
 
 ADDONS = {
-    "govnews.mirror.MirrorAddon": 0,
+    "govnews.mirror.addon.MirrorAddon": 0,
 }
 ITEM_PIPELINES = {
-    "govnews.pipelines.ValidatePipeline": 100,
-    "govnews.pipelines.StorePipeline": 200,
-    "govnews.pipelines.LinkPipeline": 300,
+    "govnews.crawl.pipelines.ValidatePipeline": 100,
+    "govnews.crawl.pipelines.StorePipeline": 200,
+    "govnews.crawl.pipelines.LinkPipeline": 300,
 }
 SPIDER_MIDDLEWARES = {
-    "govnews.middlewares.RetryFailedPagesMiddleware": 50,
-    "govnews.incremental.SkipKnownArticlesMiddleware": 60,
+    "govnews.crawl.retry.RetryFailedPagesMiddleware": 50,
+    "govnews.crawl.incremental.SkipKnownArticlesMiddleware": 60,
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "govnews.robotstxt.RobotsTxtMiddleware": 100,
+    "govnews.crawl.robotstxt.RobotsTxtMiddleware": 100,
     # Just before the download, so that only retried requests wait.
-    "govnews.middlewares.RetryBackoffMiddleware": 890,
+    "govnews.crawl.retry.RetryBackoffMiddleware": 890,
     # Last, so that no other middleware can send a mirrored request to the network.
-    "govnews.mirror.MirrorMiddleware": 950,
+    "govnews.mirror.addon.MirrorMiddleware": 950,
 }
 
 # A response gives at most one article; Scrapy starts this many tasks for the output
@@ -86,6 +90,6 @@ HTTPCACHE_IGNORE_HTTP_CODES = [429, 500, 502, 503, 504, 521, 522, 524]
 # Feeds in readable UTF-8 (Chinese text, not \u escapes).
 FEED_EXPORT_ENCODING = "utf-8"
 # CSV feeds (-O run.csv) and exports neutralise formula cells; a UTF-8 BOM for Excel if True.
-FEED_EXPORTERS = {"csv": "govnews.exporters.SafeCsvItemExporter"}
+FEED_EXPORTERS = {"csv": "govnews.crawl.exporters.SafeCsvItemExporter"}
 GOVNEWS_CSV_BOM = False
 LOG_LEVEL = "INFO"

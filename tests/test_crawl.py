@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from govnews.link.urls import url_key
+from govnews.core.urls import url_key
 from govnews.store.database import open_database
-from govnews.store.models import Article, ArticleUrl, CrawlRun, PageFailure, Repost
+from govnews.store.models import ArticleRow, ArticleUrl, CrawlRun, PageFailure, Repost
 from tests.conftest import (
     ROOT,
     SEED_ORIGINAL,
@@ -31,8 +31,8 @@ UNLISTED_ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2021-11-05/19
 Crawl = Callable[..., object]
 
 
-def article(session: Session, url: str) -> Article | None:
-    return session.scalar(select(Article).where(Article.url_key == url_key(url)))
+def article(session: Session, url: str) -> ArticleRow | None:
+    return session.scalar(select(ArticleRow).where(ArticleRow.url_key == url_key(url)))
 
 
 def link_of(session: Session, repost_url: str) -> Repost | None:
@@ -45,7 +45,7 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with Session(engine) as session:
         return {
             model.__tablename__: session.scalar(select(func.count()).select_from(model))
-            for model in (Article, ArticleUrl, Repost)
+            for model in (ArticleRow, ArticleUrl, Repost)
         }
 
 
@@ -138,7 +138,7 @@ def test_every_snapshot_article_stored_and_every_declared_original_linked(
                 link = link_of(session, record["url"])
                 assert link is not None and link.original_id is not None, record["url"]
                 assert link.method == "declared_url"
-        stored_urls = set(session.scalars(select(Article.url_key)))
+        stored_urls = set(session.scalars(select(ArticleRow.url_key)))
         assert stored_urls == {url_key(record["url"]) for record in expected}
 
 
@@ -244,12 +244,19 @@ def test_extraction_in_workers_stores_what_extraction_in_process_stores(
         "-s",
         f"GOVNEWS_DATABASE_URL=sqlite:///{in_process}",
     )
-    columns = [Article.url, Article.title, Article.published_at, Article.source_name]
-    columns += [Article.body_text, Article.body_html, Article.fingerprint, Article.provenance]
+    columns = [ArticleRow.url, ArticleRow.title, ArticleRow.published_at, ArticleRow.source_name]
+    columns += [
+        ArticleRow.body_text,
+        ArticleRow.body_html,
+        ArticleRow.fingerprint,
+        ArticleRow.provenance,
+    ]
 
     def stored(engine: Engine) -> list[tuple]:
         with Session(engine) as session:
-            return [tuple(row) for row in session.execute(select(*columns).order_by(Article.url))]
+            return [
+                tuple(row) for row in session.execute(select(*columns).order_by(ArticleRow.url))
+            ]
 
     by_workers = stored(crawl_engine)
     assert len(by_workers) > 10

@@ -56,7 +56,7 @@ def portal_article(url: str = REPOST, declared: str | None = ORIGINAL, **changes
     return Article(**fields)
 
 
-def store(session: Session, article: Article) -> tuple[models.Article, list[models.Repost]]:
+def store(session: Session, article: Article) -> tuple[models.ArticleRow, list[models.Repost]]:
     """Save ``article`` and link it, as the pipeline does."""
     row = Repository(session).save_article(article).row
     return row, link_declared(session, row)
@@ -64,7 +64,7 @@ def store(session: Session, article: Article) -> tuple[models.Article, list[mode
 
 def links(session: Session) -> set[tuple[str, str | None, str]]:
     """Every reposts row as (repost URL, original URL or None, declared key)."""
-    url_of = dict(session.execute(select(models.Article.id, models.Article.url)).all())
+    url_of = dict(session.execute(select(models.ArticleRow.id, models.ArticleRow.url)).all())
     reposts = session.scalars(select(models.Repost))
     return {(url_of[r.repost_id], url_of.get(r.original_id), r.declared_key) for r in reposts}
 
@@ -108,7 +108,7 @@ def test_both_orders_across_transactions_end_in_the_same_state(engine: Engine) -
                 session.commit()
         with factory() as session:
             states.append(links(session))
-            session.execute(delete(models.Article))
+            session.execute(delete(models.ArticleRow))
             session.commit()
     assert states[0] == states[1]
     assert {(repost, original) for repost, original, _ in states[0]} == {

@@ -19,8 +19,8 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from govnews.exporters import SafeCsvItemExporter, neutralise
-from govnews.extract.dates import SHANGHAI
+from govnews.core.timezone import SHANGHAI
+from govnews.crawl.exporters import SafeCsvItemExporter, neutralise
 from govnews.items import Article
 from govnews.link.linker import Linker
 from govnews.store import Repository

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from govnews.extract.dates import SHANGHAI, date_from_url, parse_date
+from govnews.core.timezone import SHANGHAI
+from govnews.extract.dates import date_from_url, parse_date
 from govnews.extract.encoding import decode_html
 from govnews.extract.labels import (
     anonymous,

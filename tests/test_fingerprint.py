@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from govnews.link import fingerprint as fpm
-from govnews.link.fingerprint import (
+from govnews.core import fingerprint as fpm
+from govnews.core.fingerprint import (
     Fingerprint,
     band_keys,
     band_probability,
@@ -35,7 +35,7 @@ from govnews.link.fingerprint import (
     title_similarity,
 )
 from govnews.store import models
-from govnews.store.fingerprints import (
+from govnews.store.textindex import (
     ArticleFingerprint,
     FingerprintBand,
     band_matches,
@@ -558,7 +558,7 @@ def test_band_probability_s_curve() -> None:
 def add_articles(session: Session, articles: Iterable[tuple[str, str]]) -> list[int]:
     """Insert minimal ``articles`` rows for ``(title, body)`` pairs; return their ids."""
     now = datetime(2022, 8, 19, tzinfo=UTC)
-    start = session.scalar(select(func.coalesce(func.max(models.Article.id), 0))) or 0
+    start = session.scalar(select(func.coalesce(func.max(models.ArticleRow.id), 0))) or 0
     rows: list[dict[str, Any]] = [
         {
             "id": start + n,
@@ -577,7 +577,7 @@ def add_articles(session: Session, articles: Iterable[tuple[str, str]]) -> list[
         }
         for n, (title, body) in enumerate(articles, start=1)
     ]
-    session.execute(insert(models.Article), rows)
+    session.execute(insert(models.ArticleRow), rows)
     return [int(row["id"]) for row in rows]
 
 
@@ -609,7 +609,7 @@ def test_fingerprints_go_with_their_article(session: Session) -> None:
     store_fingerprints(session, [(first, fp), (second, fingerprint("x", SEED_BODY))])
     assert [i for i, _ in band_matches(session, fp)] == [second, first]
 
-    session.execute(delete(models.Article).where(models.Article.id == first))
+    session.execute(delete(models.ArticleRow).where(models.ArticleRow.id == first))
     assert set(session.scalars(select(ArticleFingerprint.article_id))) == {second}
     # Its band rows stay until pruned, but are never returned.
     assert candidates_by_bands(session, fp) == [second]
@@ -625,7 +625,7 @@ def test_a_reused_article_id_takes_over_stale_band_rows(session: Session) -> Non
     [first] = add_articles(session, [(SEED_TITLE, SEED_BODY)])
     fp = fingerprint(SEED_TITLE, SEED_BODY)
     store_fingerprint(session, first, fp)
-    session.execute(delete(models.Article).where(models.Article.id == first))
+    session.execute(delete(models.ArticleRow).where(models.ArticleRow.id == first))
     assert add_articles(session, [(SEED_TITLE, SEED_BODY)]) == [first]
     assert store_fingerprint(session, first, fp)
     assert candidates_by_bands(session, fp) == [first]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govnews.extract.dates import SHANGHAI
+from govnews.core.timezone import SHANGHAI
 from govnews.items import Article
 from govnews.link.graph import first_original
 from govnews.link.linker import Linker

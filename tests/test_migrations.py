@@ -524,14 +524,14 @@ def test_first_release_database_upgraded_in_place(tmp_path: Path, engines: list[
     with closing(sqlite3.connect(path)) as db, db:
         insert(db, {"articles": LINKING_ROWS["articles"]})
     with session_factory(engine)() as session:
-        pending = session.get(models.Article, 3)
+        pending = session.get(models.ArticleRow, 3)
         assert pending is not None and pending.title.startswith("市农业农村局部署防御第11号台风")
         assert pending.published_at is None and pending.images == []
         # A link found without a declared URL, which the first schema refused.
         session.add(models.Repost(repost_id=4, original_id=1, method="content", confidence=0.9))
         session.commit()
         # Foreign keys are back on, and the rebuilt reposts table cascades.
-        session.delete(session.get(models.Article, 2))
+        session.delete(session.get(models.ArticleRow, 2))
         session.commit()
         reposts = session.scalars(select(models.Repost.repost_id).order_by(models.Repost.id))
         assert list(reposts) == [3, 4]

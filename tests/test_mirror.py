@@ -1,4 +1,4 @@
-"""Tests for govnews.mirror: the snapshot proxy server and the Scrapy middleware."""
+"""Tests for govnews.mirror.addon: the snapshot proxy server and the Scrapy middleware."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.test import get_crawler
 
-from govnews.mirror import MirrorMiddleware, SnapshotServer, post_key
+from govnews.mirror.addon import MirrorMiddleware, SnapshotServer, post_key
 
 HOST = "www.example.gov.cn"
 SITE = f"http://{HOST}"
@@ -322,7 +322,7 @@ class MirrorCrawlSpider(scrapy.Spider):
 def test_scrapy_crawl_through_mirror(snapshot: Path, tmp_path: Path) -> None:
     (tmp_path / "mirror_crawl.py").write_text(textwrap.dedent(CRAWL_SPIDER))
     middlewares = {
-        "govnews.mirror.MirrorMiddleware": 950,
+        "govnews.mirror.addon.MirrorMiddleware": 950,
         "mirror_crawl.DeadProxyMiddleware": 610,
     }
     settings = {
@@ -362,7 +362,7 @@ def test_scrapy_crawl_through_mirror(snapshot: Path, tmp_path: Path) -> None:
     assert items[f"{SITE}/gbk.html"]["title"] == GBK_TITLE
     assert items["https://zwgk.example.gov.cn/secure.html"]["title"] == "TLS"
 
-    served = [line for line in log.splitlines() if "govnews.mirror" in line]
+    served = [line for line in log.splitlines() if "govnews.mirror.addon" in line]
     assert any("Serving snapshot" in line for line in served)
     assert any(f'"GET {SITE}/robots.txt HTTP/1.1" 200' in line for line in served)
     assert any(
@@ -377,7 +377,7 @@ def test_scrapy_crawl_through_mirror(snapshot: Path, tmp_path: Path) -> None:
 def test_addon_drops_politeness_delays_only_for_mirrored_crawls() -> None:
     from scrapy.settings import Settings
 
-    from govnews.mirror import MirrorAddon
+    from govnews.mirror.addon import MirrorAddon
 
     live = Settings({"DOWNLOAD_DELAY": 0.5, "AUTOTHROTTLE_ENABLED": True}, priority="project")
     MirrorAddon().update_settings(live)

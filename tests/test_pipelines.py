@@ -13,14 +13,13 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govnews.crawldb import CrawlDatabase
-from govnews.extract.dates import SHANGHAI
+from govnews.core.timezone import SHANGHAI
+from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.pipelines import LinkPipeline, StorePipeline, ValidatePipeline
+from govnews.crawl.signals import page_failed
 from govnews.items import Article
-from govnews.pipelines import LinkPipeline, StorePipeline, ValidatePipeline
-from govnews.signals import page_failed
 from govnews.store.database import open_database
-from govnews.store.models import Article as ArticleRow
-from govnews.store.models import CrawlRun, PageFailure, Repost
+from govnews.store.models import ArticleRow, CrawlRun, PageFailure, Repost
 
 ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
 TITLE = "漳州召开2022年度全国文明城市创建工作动员会"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
-from govnews.link.registry import (
+from govnews.link.agencies.registry import (
     DEFAULT_AGENCIES_FILE,
     AgencyRegistry,
     ResolveContext,

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from benchmarks.linking.generate import generate
 from benchmarks.linking.scale import seed_registry
-from govnews.link import fingerprint as fp
+from govnews.core import fingerprint as fp
+from govnews.core.timezone import utcnow
 from govnews.link import relink as batch
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.linker import Linker
 from govnews.link.pool import Pool, Prints
-from govnews.link.registry import AgencyRegistry
-from govnews.store import fingerprints, models, open_database, session_factory
+from govnews.store import models, open_database, session_factory, textindex
 
 COUNT = 400
 
@@ -33,8 +34,8 @@ def build(path: Path) -> tuple[Engine, dict[str, str | None]]:
     articles = list(generate(COUNT, seed=7))
     with session_factory(engine)() as session:
         seed_registry(session)
-        now = models.utcnow()
-        session.execute(insert(models.Article), [a.row(now) for a in articles])
+        now = utcnow()
+        session.execute(insert(models.ArticleRow), [a.row(now) for a in articles])
         session.execute(insert(models.ArticleUrl), [a.url_row() for a in articles])
         session.commit()
     return engine, {a.url: a.original_url for a in articles if a.kind == "portal"}
@@ -42,7 +43,9 @@ def build(path: Path) -> tuple[Engine, dict[str, str | None]]:
 
 def links(session: Session) -> dict[str, tuple[str | None, str]]:
     """Repost URL → (original URL, method)."""
-    urls = {i: url for i, url in session.execute(select(models.Article.id, models.Article.url))}
+    urls = {
+        i: url for i, url in session.execute(select(models.ArticleRow.id, models.ArticleRow.url))
+    }
     rows = session.execute(
         select(models.Repost.repost_id, models.Repost.original_id, models.Repost.method)
     )
@@ -52,9 +55,11 @@ def links(session: Session) -> dict[str, tuple[str | None, str]]:
 def link_one_by_one(session: Session) -> None:
     """What a crawl storing the articles in publication order does."""
     linker = Linker(session)
-    order = select(models.Article.id).order_by(models.Article.published_at, models.Article.id)
+    order = select(models.ArticleRow.id).order_by(
+        models.ArticleRow.published_at, models.ArticleRow.id
+    )
     for article_id in session.scalars(order).all():
-        linker.link(session.get_one(models.Article, article_id))
+        linker.link(session.get_one(models.ArticleRow, article_id))
     session.commit()
 
 
@@ -86,7 +91,7 @@ def test_batch_from_scratch_makes_the_links_of_the_crawl(
         assert right == sum(1 for original in truth.values() if original) == len(made)
         # The fingerprints and the band index are stored, as the crawl stores them.
         with session_factory(crawled[0])() as other:
-            for table in (fingerprints.ArticleFingerprint, fingerprints.FingerprintBand):
+            for table in (textindex.ArticleFingerprint, textindex.FingerprintBand):
                 assert count(session, table) == count(other, table) > 0
             assert count(session, models.RepostSource) == count(other, models.RepostSource)
         # Nothing changes when nothing has.
@@ -104,8 +109,8 @@ def test_worker_processes_give_the_same_fingerprints(
         engine, _ = build(tmp_path / f"workers-{workers}.db")
         with session_factory(engine)() as session:
             batch.relink(session, AgencyRegistry.load(session), workers=workers)
-            stored = fingerprints.load_fingerprints(
-                session, session.scalars(select(models.Article.id)).all()
+            stored = textindex.load_fingerprints(
+                session, session.scalars(select(models.ArticleRow.id)).all()
             )
             results.append((stored, links(session)))
         engine.dispose()
@@ -120,16 +125,16 @@ def test_relink_repairs_only_its_scope(tmp_path: Path) -> None:
         batch.relink(session, AgencyRegistry.load(session), workers=1)
         before = links(session)
         lost = session.execute(
-            select(models.Repost.repost_id, models.Article.site, models.Article.published_at)
-            .join(models.Article, models.Article.id == models.Repost.repost_id)
+            select(models.Repost.repost_id, models.ArticleRow.site, models.ArticleRow.published_at)
+            .join(models.ArticleRow, models.ArticleRow.id == models.Repost.repost_id)
             .where(models.Repost.method == "title_date")
-            .order_by(models.Article.published_at.desc())
+            .order_by(models.ArticleRow.published_at.desc())
         ).first()
         assert lost is not None
         session.execute(delete(models.Repost).where(models.Repost.repost_id == lost.repost_id))
         session.commit()
         other_site = session.scalar(
-            select(models.Article.site).where(models.Article.site != lost.site).limit(1)
+            select(models.ArticleRow.site).where(models.ArticleRow.site != lost.site).limit(1)
         )
         # Another site's relink has no business with the portal's links but for waiting ones:
         # an unlinked repost with a source is matched again wherever it is.
@@ -160,7 +165,7 @@ def test_a_failed_relink_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     with session_factory(engine)() as session, pytest.raises(RuntimeError):
         batch.relink(session, AgencyRegistry.load(session), workers=1)
     with session_factory(engine)() as session:
-        for table in (models.Repost, models.RepostSource, fingerprints.ArticleFingerprint):
+        for table in (models.Repost, models.RepostSource, textindex.ArticleFingerprint):
             assert count(session, table) == 0
     engine.dispose()
 
@@ -170,28 +175,28 @@ def test_the_pool_finds_what_the_database_finds(
 ) -> None:
     engine = crawled[0]
     with session_factory(engine)() as session:
-        ids = session.scalars(select(models.Article.id)).all()
-        prints = fingerprints.load_fingerprints(session, ids)
+        ids = session.scalars(select(models.ArticleRow.id)).all()
+        prints = textindex.load_fingerprints(session, ids)
         where = {
             i: (site, published)
             for i, site, published in session.execute(
-                select(models.Article.id, models.Article.site, models.Article.published_at)
+                select(models.ArticleRow.id, models.ArticleRow.site, models.ArticleRow.published_at)
             )
         }
         pool = Pool(where, Prints.of(prints.items()))
         sample = ids[::7]
         for limit in (fp.COMMON_BAND, 3):  # and with band keys of 4+ articles skipped
             monkeypatch.setattr(fp, "COMMON_BAND", limit)
-            monkeypatch.setattr(fingerprints, "COMMON_BAND", limit)
+            monkeypatch.setattr(textindex, "COMMON_BAND", limit)
             for article_id in sample:
                 print_ = prints[article_id]
-                assert pool.by_bands(print_, article_id) == fingerprints.candidates_by_bands(
+                assert pool.by_bands(print_, article_id) == textindex.candidates_by_bands(
                     session, print_, exclude=article_id
                 )
         for article_id in sample:
             print_ = prints[article_id]
             assert pool.fingerprint(article_id) == print_
-            assert pool.by_title(print_.title_keys) == fingerprints.candidates_by_title(
+            assert pool.by_title(print_.title_keys) == textindex.candidates_by_title(
                 session, print_.title_keys
             )
             others = ids[:50]

@@ -65,7 +65,7 @@ def test_first_save_is_new(repo: Repository, session: Session) -> None:
     assert row.title == TITLE
     assert row.attachments[0]["name"] == "创建工作方案.docx"
     assert row.first_seen_at == row.updated_at
-    assert count(session, models.Article) == 1
+    assert count(session, models.ArticleRow) == 1
 
 
 def test_same_content_again_is_unchanged_and_only_refreshes_fetched_at(
@@ -79,7 +79,7 @@ def test_same_content_again_is_unchanged_and_only_refreshes_fetched_at(
     assert result.row.id == first.id
     assert result.row.fetched_at == later
     assert result.row.updated_at == updated_at
-    assert count(session, models.Article) == 1
+    assert count(session, models.ArticleRow) == 1
 
 
 def test_same_page_by_another_spelling_is_not_a_second_row(
@@ -89,7 +89,7 @@ def test_same_page_by_another_spelling_is_not_a_second_row(
     spelled = GOV_URL.replace("http://nyncj.", "https://NYNCJ.") + "#main"
     result = repo.save_article(make_article(spelled))
     assert result.status == "unchanged"  # same page, same content
-    assert count(session, models.Article) == 1
+    assert count(session, models.ArticleRow) == 1
     assert result.row.url == spelled  # the latest spelling is kept
 
 
@@ -103,7 +103,7 @@ def test_changed_body_updates_row_and_fingerprint(repo: Repository, session: Ses
     assert result.row.fingerprint != old_fingerprint
     assert result.row.body_text.endswith("主持。")
     assert result.row.updated_at >= old_updated_at
-    assert count(session, models.Article) == 1
+    assert count(session, models.ArticleRow) == 1
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,7 @@ def test_rollback_leaves_no_partial_rows(engine: Engine) -> None:
         repo.start_run("zhangzhou")
         session.rollback()
     with factory() as session:
-        for model in (models.Article, models.ArticleUrl, models.PageFailure, models.CrawlRun):
+        for model in (models.ArticleRow, models.ArticleUrl, models.PageFailure, models.CrawlRun):
             assert count(session, model) == 0
 
 
@@ -323,4 +323,4 @@ def test_a_failed_item_is_undone_alone_by_its_savepoint(tmp_path) -> None:
             pass
         session.commit()
     with session_factory(engine)() as session:
-        assert [row.url for row in session.scalars(select(models.Article))] == [GOV_URL]
+        assert [row.url for row in session.scalars(select(models.ArticleRow))] == [GOV_URL]

@@ -37,7 +37,7 @@ def crawl(tmp_path: Path, robots_middleware: str) -> set[str]:
     middlewares = {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         robots_middleware: 100,
-        "govnews.mirror.MirrorMiddleware": 950,
+        "govnews.mirror.addon.MirrorMiddleware": 950,
     }
     settings = {
         "GOVNEWS_MIRROR": str(tmp_path / "snapshot"),
@@ -56,7 +56,7 @@ def crawl(tmp_path: Path, robots_middleware: str) -> set[str]:
 
 
 def test_govnews_middleware_obeys_robots_for_every_queued_request(tmp_path: Path) -> None:
-    assert crawl(tmp_path, "govnews.robotstxt.RobotsTxtMiddleware") == {
+    assert crawl(tmp_path, "govnews.crawl.robotstxt.RobotsTxtMiddleware") == {
         "a.html",
         "b.html",
         "c.html",

@@ -17,11 +17,11 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from govnews import runlock
-from govnews.health import EXIT_CODES, RunHealth, assess
-from govnews.incremental import RefreshPolicy
-from govnews.middlewares import RetryBackoffMiddleware
-from govnews.store.models import Article, CrawlRun
+from govnews.crawl import runlock
+from govnews.crawl.health import EXIT_CODES, RunHealth, assess
+from govnews.crawl.incremental import RefreshPolicy
+from govnews.crawl.retry import RetryBackoffMiddleware
+from govnews.store.models import ArticleRow, CrawlRun
 from tests.conftest import ROOT, SNAPSHOT
 
 Crawl = Callable[..., subprocess.CompletedProcess[str]]
@@ -142,7 +142,7 @@ def test_crawlall_runs_every_spider_writes_their_feeds_and_links(tmp_path: Path)
             ("nmgfzw", "finished"),
             ("zhangzhou", "finished"),
         ]
-        stored = set(session.scalars(select(Article.url)))
+        stored = set(session.scalars(select(ArticleRow.url)))
     lines = [json.loads(line) for path in written.values() for line in path.open(encoding="utf-8")]
     assert {record["url"] for record in lines} == stored
     engine.dispose()

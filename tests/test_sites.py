@@ -25,12 +25,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from twisted.python.failure import Failure
 
+from govnews.core.urls import url_key
+from govnews.crawl.signals import page_failed
+from govnews.crawl.sitesfile import SitesConfigError, load_sites
 from govnews.extract import extract_article
 from govnews.items import Article
-from govnews.link.urls import url_key
-from govnews.mirror import SnapshotServer
-from govnews.signals import page_failed
-from govnews.sites import SitesConfigError, load_sites
+from govnews.mirror.addon import SnapshotServer
 from govnews.spiders.sites import (
     SitesSpider,
     Window,
@@ -499,11 +499,11 @@ def assert_stored_exactly(engine: Engine, host: str) -> set[str]:
     with Session(engine) as session:
         for record in expected:
             row = session.scalar(
-                select(models.Article).where(models.Article.url_key == url_key(record["url"]))
+                select(models.ArticleRow).where(models.ArticleRow.url_key == url_key(record["url"]))
             )
             assert_stored_as(row, record)
         stored_keys = set(
-            session.scalars(select(models.Article.url_key).where(models.Article.site == host))
+            session.scalars(select(models.ArticleRow.url_key).where(models.ArticleRow.site == host))
         )
         assert stored_keys == {url_key(r["url"]) for r in expected}
         assert not session.scalars(select(models.PageFailure)).all()
@@ -524,9 +524,11 @@ def test_trs_site_end_to_end(crawl: Crawl, crawl_engine: Engine) -> None:
     # The department's repost of a Zhangzhou article links to it once the original is stored.
     crawl("zhangzhou")
     with Session(crawl_engine) as session:
-        repost = session.scalar(select(models.Article).where(models.Article.url == TRS_REPOST))
+        repost = session.scalar(
+            select(models.ArticleRow).where(models.ArticleRow.url == TRS_REPOST)
+        )
         original = session.scalar(
-            select(models.Article).where(models.Article.url == ZHANGZHOU_ORIGINAL)
+            select(models.ArticleRow).where(models.ArticleRow.url == ZHANGZHOU_ORIGINAL)
         )
         assert repost is not None and original is not None
         link = session.scalar(select(models.Repost).where(models.Repost.repost_id == repost.id))

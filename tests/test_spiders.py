@@ -6,8 +6,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from govnews.crawl.signals import page_failed
 from govnews.items import Article
-from govnews.signals import page_failed
 from govnews.spiders.nmgfzw import NmgfzwSpider
 from govnews.spiders.zhangzhou import ZhangzhouSpider
 from tests.conftest import SEED_ORIGINAL, SEED_REPOST, collect, snapshot_file

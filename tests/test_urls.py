@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from govnews.link.urls import clean_url, site_of, url_key
+from govnews.core.urls import clean_url, site_of, url_key
 
 ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
 ORIGINAL_KEY = "nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"

@@ -11,12 +11,12 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from govnews.crawl.extraction_pool import ExtractionPool, WorkerError
+from govnews.crawl.signals import page_failed
 from govnews.extract import ExtractionError, NotAnArticle, extract_article
 from govnews.items import Article
-from govnews.signals import page_failed
 from govnews.spiders import base
 from govnews.spiders.zhangzhou import ZhangzhouSpider
-from govnews.workers import ExtractionWorkers, WorkerError
 from tests.conftest import SEED_ORIGINAL, SEED_REPOST, collect, snapshot_file, snapshot_headers
 
 LISTING = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/gzdt/index.html"
@@ -32,7 +32,7 @@ def outcome(task: asyncio.Task[Article]) -> Article | BaseException:
     return task.exception() or task.result()
 
 
-async def extract_all(workers: ExtractionWorkers, urls: list[str]) -> list[Any]:
+async def extract_all(workers: ExtractionPool, urls: list[str]) -> list[Any]:
     tasks = [asyncio.ensure_future(workers.extract(*page(url)[:2], **page(url)[2])) for url in urls]
     await asyncio.wait(tasks)
     return [outcome(task) for task in tasks]
@@ -42,7 +42,7 @@ def test_workers_give_the_records_and_errors_of_extraction_in_process() -> None:
     urls = [SEED_REPOST, SEED_ORIGINAL, LISTING, SEED_REPOST]
 
     async def run() -> list[Any]:
-        workers = ExtractionWorkers(2, timeout=60)
+        workers = ExtractionPool(2, timeout=60)
         try:
             return await extract_all(workers, urls)
         finally:
@@ -62,7 +62,7 @@ def test_workers_give_the_records_and_errors_of_extraction_in_process() -> None:
 
 def test_a_page_whose_worker_dies_fails_and_the_pages_behind_it_are_read() -> None:
     async def run() -> tuple[list[Any], int]:
-        workers = ExtractionWorkers(1, timeout=60)
+        workers = ExtractionPool(1, timeout=60)
         try:
             tasks = [
                 asyncio.ensure_future(workers.extract(*page(url)[:2], **page(url)[2]))
@@ -86,7 +86,7 @@ def test_a_page_whose_worker_dies_fails_and_the_pages_behind_it_are_read() -> No
 
 def test_a_page_over_the_time_limit_fails_and_its_worker_is_replaced() -> None:
     async def run() -> tuple[Any, Any, bool]:
-        workers = ExtractionWorkers(1, timeout=0.001)  # less than any page takes
+        workers = ExtractionPool(1, timeout=0.001)  # less than any page takes
         try:
             [late] = await extract_all(workers, [SEED_REPOST])
             slow = workers._workers[0]
@@ -105,7 +105,7 @@ def test_a_page_over_the_time_limit_fails_and_its_worker_is_replaced() -> None:
 
 def test_a_worker_starting_up_does_not_count_against_the_time_limit() -> None:
     async def run() -> Any:
-        workers = ExtractionWorkers(1, timeout=0.08)  # a page takes ~5 ms, starting ~110 ms
+        workers = ExtractionPool(1, timeout=0.08)  # a page takes ~5 ms, starting ~110 ms
         try:
             [done] = await extract_all(workers, [SEED_REPOST])
             return done
@@ -117,7 +117,7 @@ def test_a_worker_starting_up_does_not_count_against_the_time_limit() -> None:
 
 def test_closing_ends_every_worker() -> None:
     async def run() -> list[int | None]:
-        workers = ExtractionWorkers(2, timeout=60)
+        workers = ExtractionPool(2, timeout=60)
         await extract_all(workers, [SEED_REPOST, SEED_ORIGINAL])
         processes = [worker.process for worker in workers._workers]
         await workers.close()
@@ -128,15 +128,15 @@ def test_closing_ends_every_worker() -> None:
 
 def test_workers_are_a_setting() -> None:
     async def run() -> None:  # as spiders ask, in the crawl's asyncio loop
-        assert ExtractionWorkers.of(get_crawler(ZhangzhouSpider)) is None  # 0: in-process
+        assert ExtractionPool.of(get_crawler(ZhangzhouSpider)) is None  # 0: in-process
         crawler = get_crawler(ZhangzhouSpider, {"GOVNEWS_EXTRACT_WORKERS": 3})
-        workers = ExtractionWorkers.of(crawler)
+        workers = ExtractionPool.of(crawler)
         assert workers is not None and workers.size == 3
-        assert workers is ExtractionWorkers.of(crawler)
+        assert workers is ExtractionPool.of(crawler)
 
     asyncio.run(run())
     with pytest.raises(ValueError, match="at least 1"):
-        ExtractionWorkers(0, timeout=60)
+        ExtractionPool(0, timeout=60)
 
 
 def test_an_extraction_bug_is_a_recorded_failure(monkeypatch: pytest.MonkeyPatch) -> None:

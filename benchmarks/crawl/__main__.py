@@ -42,7 +42,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, select
 
 from benchmarks.crawl.site import Snapshot, generate
-from govnews.link.urls import url_key
+from govnews.core.urls import url_key
 from govnews.store import models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def stored(database: Path) -> set[str]:
     engine = create_engine(f"sqlite:///{database}")
     try:
         with engine.connect() as connection:
-            return set(connection.scalars(select(models.Article.url_key)))
+            return set(connection.scalars(select(models.ArticleRow.url_key)))
     finally:
         engine.dispose()
 

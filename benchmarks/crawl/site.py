@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from benchmarks.linking.generate import DAYS, START, Site, Writer, sites
-from govnews.mirror import SnapshotServer
+from govnews.mirror.addon import SnapshotServer
 
 TEMPLATES = Path(__file__).with_name("templates")
 PER_PAGE = 20

@@ -29,11 +29,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from govnews.extract import extract_article
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.graph import first_original
 from govnews.link.linker import Linker
-from govnews.link.registry import AgencyRegistry
 from govnews.link.relink import relink
-from govnews.store import Repository, fingerprints, models, open_database, session_factory
+from govnews.store import Repository, models, open_database, session_factory, textindex
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "linking"
@@ -157,7 +157,7 @@ def load_pages(session: Session, arrival: Iterable[Arrival]) -> None:
 
 def stored_links(session: Session) -> dict[str, Link]:
     """Article URL → its first original and how it was linked, for every ``reposts`` row."""
-    urls = dict(session.execute(select(models.Article.id, models.Article.url)).all())
+    urls = dict(session.execute(select(models.ArticleRow.id, models.ArticleRow.url)).all())
     links: dict[str, Link] = {}
     for repost in session.scalars(select(models.Repost)):
         original = first_original(session, repost.repost_id)
@@ -200,8 +200,8 @@ def relink_from_scratch(session: Session) -> None:
         models.LinkSuggestion,
         models.Repost,
         models.RepostSource,
-        fingerprints.FingerprintBand,
-        fingerprints.ArticleFingerprint,
+        textindex.FingerprintBand,
+        textindex.ArticleFingerprint,
     ):
         session.execute(delete(table))
     session.commit()

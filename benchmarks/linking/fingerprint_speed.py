@@ -37,8 +37,8 @@ import numpy as np  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from govnews.link import fingerprint as fpm  # noqa: E402
-from govnews.store import fingerprints as index  # noqa: E402
+from govnews.core import fingerprint as fpm  # noqa: E402
+from govnews.store import textindex as index  # noqa: E402
 from govnews.store.database import open_database, session_factory  # noqa: E402
 from tests.conftest import expected_records  # noqa: E402
 from tests.test_fingerprint import (  # noqa: E402

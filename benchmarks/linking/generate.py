@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from govnews.items import content_fingerprint
-from govnews.link.urls import url_key
+from govnews.core.urls import url_key
+from govnews.items import content_hash
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2021, 1, 1, 8, 0, tzinfo=SHANGHAI)
@@ -343,7 +343,7 @@ class Generated:
             "images": [],
             "attachments": [],
             "provenance": {},
-            "fingerprint": content_fingerprint(self.title, self.body_text),
+            "fingerprint": content_hash(self.title, self.body_text),
             "fetched_at": fetched_at,
             "first_seen_at": fetched_at,
             "updated_at": fetched_at,

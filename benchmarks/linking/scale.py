@@ -42,8 +42,9 @@ from sqlalchemy.orm import Session
 
 from benchmarks.linking.generate import Generated, generate, sites
 from govnews import items
+from govnews.core.timezone import utcnow
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.linker import Linker
-from govnews.link.registry import AgencyRegistry
 from govnews.link.relink import relink
 from govnews.store import Repository, models, open_database, session_factory
 
@@ -87,11 +88,11 @@ def build(path: Path, size: int, new: int, seed: int) -> dict[str, Any]:
             truth |= {a.url: a.original_url for a in kept if a.kind == "portal"}
             if not kept:
                 continue
-            now = models.utcnow()
+            now = utcnow()
             rows = [a.row(now) for a in kept]
             urls = [a.url_row() for a in kept]
             tick = time.perf_counter()
-            session.execute(insert(models.Article), rows)
+            session.execute(insert(models.ArticleRow), rows)
             session.execute(insert(models.ArticleUrl), urls)
             session.commit()
             inserting += time.perf_counter() - tick
@@ -122,13 +123,13 @@ def link(path: Path, mode: str, workers: int | None) -> dict[str, Any]:
             linker = Linker(session)
             ids = list(
                 session.scalars(
-                    select(models.Article.id).order_by(
-                        models.Article.published_at, models.Article.id
+                    select(models.ArticleRow.id).order_by(
+                        models.ArticleRow.published_at, models.ArticleRow.id
                     )
                 )
             )
             for position, article_id in enumerate(ids, start=1):
-                row = session.get(models.Article, article_id)
+                row = session.get(models.ArticleRow, article_id)
                 if row is not None:
                     linker.link(row)
                 if position % BATCH == 0:
@@ -224,7 +225,7 @@ def new_record(article: Generated) -> dict[str, Any]:
 
 def accuracy(session: Session, truth: dict[str, str | None]) -> dict[str, Any]:
     """Precision and recall of the first originals of the portal articles in ``truth``."""
-    urls = dict(session.execute(select(models.Article.id, models.Article.url)).all())
+    urls = dict(session.execute(select(models.ArticleRow.id, models.ArticleRow.url)).all())
     rows = session.execute(select(models.Repost.repost_id, models.Repost.original_id))
     up = {repost: original for repost, original in rows if original is not None}
     made = right = 0

@@ -9,8 +9,8 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from govnews import runlock
-from govnews.health import EXIT_CODES
+from govnews.crawl import runlock
+from govnews.crawl.health import EXIT_CODES
 
 
 class Command(ScrapyCrawlCommand):
@@ -46,7 +46,7 @@ class Command(ScrapyCrawlCommand):
 
 
 def exit_code(crawler: Crawler) -> int:
-    """The exit code of a finished crawler's run (``govnews.health``)."""
+    """The exit code of a finished crawler's run (``govnews.crawl.health``)."""
     if getattr(crawler, "spider", None) is None or crawler.stats is None:
         return EXIT_CODES["failed"]  # it never started
     code = crawler.stats.get_value("govnews/exit_code")

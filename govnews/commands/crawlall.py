@@ -13,10 +13,10 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from twisted.internet.defer import Deferred
 
-from govnews import runlock
 from govnews.commands.crawl import exit_code
-from govnews.health import EXIT_CODES
-from govnews.link.registry import AgencyRegistry
+from govnews.crawl import runlock
+from govnews.crawl.health import EXIT_CODES
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.relink import relink
 from govnews.store.database import open_database, session_factory
 

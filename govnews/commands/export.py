@@ -16,7 +16,7 @@ from scrapy.exporters import BaseItemExporter, JsonItemExporter, JsonLinesItemEx
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from govnews.exporters import SafeCsvItemExporter
+from govnews.crawl.exporters import SafeCsvItemExporter
 from govnews.extract.dates import has_time, parse_date
 from govnews.store.database import open_database, session_factory
 from govnews.store.export import EXPORT_FIELDS, export_records

@@ -9,7 +9,7 @@ from scrapy.exceptions import UsageError
 from sqlalchemy.orm import Session
 
 from govnews.extract.dates import parse_date
-from govnews.link.registry import AgencyRegistry
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.relink import Change, relink
 from govnews.store import models
 from govnews.store.database import open_database, session_factory
@@ -65,7 +65,7 @@ def describe(session: Session, change: Change) -> str:
     """One line: the repost, its original before and after, and how it is linked now."""
 
     def url(article_id: int | None) -> str:
-        row = session.get(models.Article, article_id) if article_id else None
+        row = session.get(models.ArticleRow, article_id) if article_id else None
         return row.url if row else "-"
 
     repost = url(change.repost_id)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from govnews.store.database import open_database, session_factory
-from govnews.store.models import Article, CrawlRun, PageFailure, Repost
+from govnews.store.models import ArticleRow, CrawlRun, PageFailure, Repost
 
 
 class Command(ScrapyCommand):
@@ -28,9 +28,9 @@ class Command(ScrapyCommand):
         with session_factory(engine)() as session:
             print(f"Database: {engine.url.render_as_string()}")
             by_site = session.execute(
-                select(Article.kind, Article.site, func.count())
-                .group_by(Article.kind, Article.site)
-                .order_by(Article.kind, Article.site)
+                select(ArticleRow.kind, ArticleRow.site, func.count())
+                .group_by(ArticleRow.kind, ArticleRow.site)
+                .order_by(ArticleRow.kind, ArticleRow.site)
             ).all()
             print("Articles:")
             for kind, site, count in by_site:
@@ -42,7 +42,7 @@ class Command(ScrapyCommand):
                 select(func.count()).select_from(Repost).where(Repost.original_id.is_(None))
             )
             print(f"Reposts: {linked} linked to their original, {pending} waiting for it")
-            repost, original = aliased(Article), aliased(Article)
+            repost, original = aliased(ArticleRow), aliased(ArticleRow)
             rows = session.execute(
                 select(repost.url, original.url, Repost.method)
                 .join(repost, Repost.repost_id == repost.id)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from govnews.core.timezone import SHANGHAI
 
 _DASH = "-/.\u2014\u2013\u2012\u2015\uff0d\uff0f\uff0e"
 _TIME = (

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from lxml.html import HtmlElement
 
+from govnews.core.text import clean_space
 from govnews.extract.dates import DATE_PATTERN
-from govnews.extract.page import Page, clean_space, spaced_text, visible_text
+from govnews.extract.page import Page, spaced_text, visible_text
 
 COLON = r"\s*[:：丨︱]\s*"
 FIELD_LABELS: dict[str, tuple[str, ...]] = {

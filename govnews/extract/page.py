@@ -12,6 +12,7 @@ import lxml.html
 from lxml.etree import ParserError, _Element
 from lxml.html import HtmlElement
 
+from govnews.core.text import clean_space
 from govnews.extract.encoding import decode_html
 
 BLOCK_TAGS = frozenset(
@@ -64,7 +65,6 @@ INVISIBLE_TAGS = frozenset(
 
 SHORT_TEXT = 400
 _ANY_SPACE = re.compile(r"\s+")
-_SPACE = re.compile(r"[\s\u3000\xa0\u200b\ufeff]+")
 # lxml refuses text that starts with an XML declaration naming an encoding (XHTML pages).
 _XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*>")
 # Characters lxml parses but then refuses to set as text (drop_tree moves tails): NUL,
@@ -79,11 +79,6 @@ TITLE_SEPARATOR = re.compile(r"\s*(?:[_|｜]|--|——| - | – | — )\s*")
 def squash(text: str) -> str:
     """``text`` without any white space, for comparing titles."""
     return _ANY_SPACE.sub("", text)
-
-
-def clean_space(text: str) -> str:
-    """Collapse runs of white space (full-width and non-breaking too) to one space; strip."""
-    return _SPACE.sub(" ", text).strip()
 
 
 def is_element(node: object) -> bool:

@@ -3,7 +3,7 @@
 Reads pages from stdin and answers on stdout, each message a 4-byte length and
 a pickle: ``(number, args, kwargs)`` of :func:`extract_article` in, ``(number,
 True, article)`` or ``(number, False, error)`` out, in the order asked, after
-:data:`READY` once started. The crawl's side is :mod:`govnews.workers`.
+:data:`READY` once started. The crawl's side is :mod:`govnews.crawl.extraction_pool`.
 """
 
 from __future__ import annotations

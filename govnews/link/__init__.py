@@ -1,9 +1,6 @@
-"""Matching pages by URL and linking reposts to the originals they declare.
+"""Linking reposts to their originals: by declared URL, by agency, title and date, by content.
 
-``govnews.link.urls`` normalises URLs into keys; ``govnews.link.declared``
-links a stored article to the original it names (import it explicitly).
+``linker`` links each article as it is stored; ``relink`` links stored articles
+again in one batch (with ``pool``); ``declared`` follows 原文链接; ``graph`` walks
+chains of copies; ``agencies`` resolves 来源 names to agencies.
 """
-
-from govnews.link.urls import site_of, url_key
-
-__all__ = ["site_of", "url_key"]

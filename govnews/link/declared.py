@@ -7,13 +7,14 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from govnews.core.timezone import utcnow
 from govnews.store import models
 
 METHOD = "declared_url"
 CONFIDENCE = 1.0
 
 
-def link_declared(session: Session, row: models.Article) -> list[models.Repost]:
+def link_declared(session: Session, row: models.ArticleRow) -> list[models.Repost]:
     """Link ``row`` to the original it declares, and pending reposts to ``row``.
 
     Call it right after ``Repository.save_article`` for every stored article,
@@ -26,7 +27,7 @@ def link_declared(session: Session, row: models.Article) -> list[models.Repost]:
     deleted. Returns the ``reposts`` rows created or changed (``[]`` when
     nothing changed); flushes, never commits.
     """
-    now = models.utcnow()
+    now = utcnow()
     own_keys = set(
         session.scalars(
             select(models.ArticleUrl.url_key).where(models.ArticleUrl.article_id == row.id)
@@ -53,7 +54,7 @@ def link_declared(session: Session, row: models.Article) -> list[models.Repost]:
 
 
 def _link_declaration(
-    session: Session, row: models.Article, own_keys: set[str], now: datetime
+    session: Session, row: models.ArticleRow, own_keys: set[str], now: datetime
 ) -> models.Repost | None:
     """Make ``row``'s repost row match its declaration; return it if created or changed."""
     repost = session.scalars(

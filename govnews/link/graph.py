@@ -23,7 +23,7 @@ def chain(session: Session, article_id: int) -> list[int]:
     return seen
 
 
-def first_original(session: Session, article_id: int) -> models.Article | None:
+def first_original(session: Session, article_id: int) -> models.ArticleRow | None:
     """The original at the end of the chain of a linked repost; None when it is not linked."""
     ids = chain(session, article_id)
-    return session.get(models.Article, ids[-1]) if len(ids) > 1 else None
+    return session.get(models.ArticleRow, ids[-1]) if len(ids) > 1 else None

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from govnews.link import fingerprint as fp
+from govnews.core import fingerprint as fp
+from govnews.core.timezone import utcnow
+from govnews.link.agencies.registry import AgencyRegistry, ResolveContext
 from govnews.link.declared import METHOD as DECLARED
 from govnews.link.declared import link_declared
 from govnews.link.graph import chain
-from govnews.link.registry import AgencyRegistry, ResolveContext
-from govnews.store import fingerprints as index
 from govnews.store import models
+from govnews.store import textindex as index
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Linker:
     # --- entry points ------------------------------------------------------------------
 
     def link(
-        self, row: models.Article, site_meta: Mapping[str, str] | None = None
+        self, row: models.ArticleRow, site_meta: Mapping[str, str] | None = None
     ) -> list[models.Repost]:
         """Link a just-stored article both ways; returns the ``reposts`` rows that changed.
 
@@ -132,7 +133,7 @@ class Linker:
         return changed
 
     def _offer(
-        self, row: models.Article, print_: fp.Fingerprint, waiting: models.RepostSource
+        self, row: models.ArticleRow, print_: fp.Fingerprint, waiting: models.RepostSource
     ) -> list[models.Repost]:
         """Match a waiting repost again if ``row`` could be its original; else maybe suggest it.
 
@@ -154,7 +155,7 @@ class Linker:
             where,
         )
         if scored.method:
-            repost = self.session.get(models.Article, repost_id)
+            repost = self.session.get(models.ArticleRow, repost_id)
             return self._match(repost, repost_print, waiting) if repost is not None else []
         if scored.strength >= self.policy.suggest:
             self.session.execute(
@@ -168,12 +169,12 @@ class Linker:
 
     # --- the article's own records -----------------------------------------------------
 
-    def _fingerprint(self, row: models.Article) -> fp.Fingerprint:
+    def _fingerprint(self, row: models.ArticleRow) -> fp.Fingerprint:
         print_ = fp.fingerprint(row.title, row.body_text, row.original_title)
         index.store_fingerprint(self.session, row.id, print_)
         return print_
 
-    def _record_source(self, row: models.Article) -> models.RepostSource | None:
+    def _record_source(self, row: models.ArticleRow) -> models.RepostSource | None:
         """Keep who the article says it comes from, when that is not its own site."""
         existing = self.session.get(models.RepostSource, row.id)
         found = source_of(self.registry, row)
@@ -188,7 +189,7 @@ class Linker:
         existing.published_at = row.published_at
         return existing
 
-    def _needs_match(self, row: models.Article, print_: fp.Fingerprint) -> bool:
+    def _needs_match(self, row: models.ArticleRow, print_: fp.Fingerprint) -> bool:
         """No declared link, or one whose page says something else."""
         repost = self._repost_row(row.id)
         if repost is None or repost.original_id is None:
@@ -210,7 +211,7 @@ class Linker:
     # --- matching ----------------------------------------------------------------------
 
     def _match(
-        self, row: models.Article, print_: fp.Fingerprint, source: models.RepostSource
+        self, row: models.ArticleRow, print_: fp.Fingerprint, source: models.RepostSource
     ) -> list[models.Repost]:
         """Link ``row`` to its best candidate original, or keep suggestions."""
         scored = self._scored(row, print_, source, self._candidates(row, print_, source, False))
@@ -229,7 +230,7 @@ class Linker:
 
     def _scored(
         self,
-        row: models.Article,
+        row: models.ArticleRow,
         print_: fp.Fingerprint,
         source: models.RepostSource,
         candidates: list[int],
@@ -250,15 +251,15 @@ class Linker:
         if not ids:
             return {}
         rows = self.session.execute(
-            select(models.Article.id, models.Article.site, models.Article.published_at).where(
-                models.Article.id.in_(ids)
-            )
+            select(
+                models.ArticleRow.id, models.ArticleRow.site, models.ArticleRow.published_at
+            ).where(models.ArticleRow.id.in_(ids))
         )
         return {article_id: (site, published) for article_id, site, published in rows}
 
     def _candidates(
         self,
-        row: models.Article,
+        row: models.ArticleRow,
         print_: fp.Fingerprint,
         source: models.RepostSource,
         by_content: bool,
@@ -274,9 +275,9 @@ class Linker:
             found.update(
                 dict.fromkeys(
                     self.session.scalars(
-                        select(models.Article.id).where(
-                            models.Article.site == source.agency_host,
-                            models.Article.published_at.between(lo, hi),
+                        select(models.ArticleRow.id).where(
+                            models.ArticleRow.site == source.agency_host,
+                            models.ArticleRow.published_at.between(lo, hi),
                         )
                     )
                 )
@@ -295,7 +296,7 @@ class Linker:
         # A candidate that is itself a copy must not lead back to ``row`` (no cycles).
         return [cid for cid in found if cid not in copies or row.id not in chain(self.session, cid)]
 
-    def _set_link(self, row: models.Article, best: Scored | None) -> list[models.Repost]:
+    def _set_link(self, row: models.ArticleRow, best: Scored | None) -> list[models.Repost]:
         repost = self._repost_row(row.id)
         if best is None:
             if repost is not None and repost.method != DECLARED:
@@ -310,7 +311,7 @@ class Linker:
         repost.original_id = best.article_id
         repost.method = best.method or "content"
         repost.confidence = confidence(best)
-        repost.linked_at = models.utcnow()
+        repost.linked_at = utcnow()
         return [repost]
 
     def _repost_row(self, article_id: int) -> models.Repost | None:
@@ -335,7 +336,7 @@ class Linker:
         )
 
     def _waiting_for(
-        self, row: models.Article, print_: fp.Fingerprint
+        self, row: models.ArticleRow, print_: fp.Fingerprint
     ) -> list[models.RepostSource]:
         """The sources of the unlinked reposts that ``row`` could be the original of."""
         published = row.published_at

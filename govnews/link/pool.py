@@ -2,9 +2,9 @@
 
 :class:`Prints` is a batch of fingerprints laid out as arrays (one signature
 matrix, interned strings): about 0.8 KB per article where a dict of
-:class:`~govnews.link.fingerprint.Fingerprint` objects takes 3 KB. It is what
+:class:`~govnews.core.fingerprint.Fingerprint` objects takes 3 KB. It is what
 worker processes send back. :class:`Pool` indexes the candidate articles the
-way ``govnews.store.fingerprints`` does in the database: by site and date, by
+way ``govnews.store.textindex`` does in the database: by site and date, by
 title key, and by LSH band (sorted arrays and binary search), and scores the
 containment of many candidates in one vectorised step.
 """
@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from govnews.link import fingerprint as fp
+from govnews.core import fingerprint as fp
 
 #: Candidates by title and by content, at most (as the database look-ups).
 TITLE_LIMIT = 100
@@ -79,7 +79,7 @@ class Prints:
         return int(self.ids.size)
 
     def fingerprint(self, row: int) -> fp.Fingerprint:
-        """The :class:`~govnews.link.fingerprint.Fingerprint` at position ``row``."""
+        """The :class:`~govnews.core.fingerprint.Fingerprint` at position ``row``."""
         return fp.Fingerprint(
             title_key=self.title_keys[row],
             minhash=self.minhash[row],
@@ -194,7 +194,7 @@ class Pool:
         return found
 
     def containment(self, print_: fp.Fingerprint, ids: Sequence[int]) -> npt.NDArray[np.float64]:
-        """:func:`~govnews.link.fingerprint.containment` of ``print_`` and each of ``ids``."""
+        """:func:`~govnews.core.fingerprint.containment` of ``print_`` and each of ``ids``."""
         rows = np.array([self._row[i] for i in ids], dtype=np.int64)
         if rows.size == 0 or print_.is_empty:
             return np.zeros(rows.size)

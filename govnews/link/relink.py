@@ -30,7 +30,9 @@ import numpy as np
 from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, true
 from sqlalchemy.orm import Session
 
-from govnews.link import fingerprint as fp
+from govnews.core import fingerprint as fp
+from govnews.core.timezone import utcnow
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.declared import CONFIDENCE as DECLARED_CONFIDENCE
 from govnews.link.declared import METHOD as DECLARED
 from govnews.link.linker import (
@@ -43,9 +45,8 @@ from govnews.link.linker import (
     source_of,
 )
 from govnews.link.pool import Pool, Prints, fingerprint_rows
-from govnews.link.registry import AgencyRegistry
-from govnews.store import fingerprints as index
 from govnews.store import models
+from govnews.store import textindex as index
 
 #: Articles fingerprinted per task (and read from the database at a time).
 CHUNK = 2000
@@ -128,7 +129,7 @@ class _Relink:
     # --- reading --------------------------------------------------------------------
 
     def _in_scope(self) -> ColumnElement[bool]:
-        article = models.Article
+        article = models.ArticleRow
         clauses: list[ColumnElement[bool]] = []
         if self.since is not None:
             clauses.append(article.published_at >= self.since)
@@ -140,12 +141,12 @@ class _Relink:
         if self.since is None:
             return true()
         start, _ = self.policy.originals_window(self.since)
-        published = models.Article.published_at
+        published = models.ArticleRow.published_at
         return or_(published >= start, published.is_(None))
 
     def load(self, workers: int) -> None:
         """Read the candidate articles; fingerprint them; resolve the sources of those in scope."""
-        article = models.Article
+        article = models.ArticleRow
         session = self.session
         in_scope = self._in_scope()
         stored = set(
@@ -209,7 +210,7 @@ class _Relink:
     def _load_links(self) -> None:
         """The repost rows of the candidate articles, pending declarations, and the sources."""
         session = self.session
-        pool_ids = select(models.Article.id).where(self._in_pool())
+        pool_ids = select(models.ArticleRow.id).where(self._in_pool())
         rows = session.scalars(
             select(models.Repost).where(
                 or_(
@@ -245,7 +246,7 @@ class _Relink:
         keys = {key for _, key in self.declared.values()}
         keys |= {r.declared_key for r in self.reposts.values() if r.declared_key}
         targets = _articles_by_url_key(self.session, keys)
-        now = models.utcnow()
+        now = utcnow()
         for article_id in self.scope:
             repost = self.reposts.get(article_id)
             url, key = self.declared.get(article_id, ("", ""))
@@ -280,7 +281,7 @@ class _Relink:
             if repost is not None and repost.method != DECLARED:
                 self.up.pop(article_id, None)
         waiting.sort(key=self._arrival)
-        now = models.utcnow()
+        now = utcnow()
         suggested: dict[int, list[Scored]] = {}
         unlinked: list[int] = []
         for article_id in waiting:  # first from what came before it, as a crawl in order would

@@ -11,12 +11,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from govnews.crawl.extraction_pool import ExtractionPool
+from govnews.crawl.incremental import KnownArticles
+from govnews.crawl.signals import page_failed
 from govnews.extract import ExtractionError, NotAnArticle, extract_article
 from govnews.extract.challenge import status_reason
-from govnews.incremental import KnownArticles
 from govnews.items import Article, Kind
-from govnews.signals import page_failed
-from govnews.workers import ExtractionWorkers
 
 
 class GovnewsSpider(Spider):
@@ -67,7 +67,7 @@ class GovnewsSpider(Spider):
 
         A page that is simply not an article (a listing) is only a failure when the
         spider expected an article there. Extraction runs in a worker process when
-        ``GOVNEWS_EXTRACT_WORKERS`` is above 0 (:mod:`govnews.workers`), else here.
+        ``GOVNEWS_EXTRACT_WORKERS`` is above 0 (:mod:`govnews.crawl.extraction_pool`), else here.
         """
         if not isinstance(response, TextResponse):
             if expected:
@@ -80,7 +80,7 @@ class GovnewsSpider(Spider):
             "fetched_at": datetime.now(UTC),
             **hints,
         }
-        workers = ExtractionWorkers.of(self.crawler)
+        workers = ExtractionPool.of(self.crawler)
         try:
             if workers is None:
                 article = extract_article(response.body, response.url, **options)

@@ -11,9 +11,9 @@ from scrapy import Request
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
+from govnews.core.urls import clean_url
 from govnews.extract import kind_of
 from govnews.items import Article
-from govnews.link.urls import clean_url
 from govnews.spiders.base import GovnewsSpider
 
 # Paths a reader never needs for news: accounts, search, feeds, printing, ads, downloads.

@@ -2,7 +2,7 @@
 
 ``scrapy crawl sites`` crawls them all; ``-a name=<site>[,<site>…]`` the ones named. From
 the start URLs it follows the links that ``listing`` and ``article`` patterns match; a
-listing's further pages come from its pagination kind (:class:`govnews.sites.Pagination`),
+listing's further pages come from its pagination kind (:class:`govnews.crawl.sitesfile.Pagination`),
 each requested only when the page before it listed something new, so an incremental run
 stops paging where the stored articles begin. Articles go through the extraction engine,
 then the site's selectors.
@@ -25,10 +25,10 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from govnews.crawl.sitesfile import Site, SitesConfigError, SitesFile, load_sites
 from govnews.extract.challenge import status_reason
 from govnews.extract.page import Page
 from govnews.items import Article, Kind
-from govnews.sites import Site, SitesConfigError, SitesFile, load_sites
 from govnews.spiders.base import GovnewsSpider
 
 # --- TRS WCM: createPageHTML(count, current, "index", "htm") ---------------------------

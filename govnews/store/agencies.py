@@ -1,4 +1,4 @@
-"""Tables of the agency registry (``govnews.link.registry``).
+"""Tables of the agency registry (``govnews.link.agencies.registry``).
 
 ``agencies`` and ``agency_names`` are what the registry knows, ``agency_regions``
 the administrative divisions it parses names with, ``agency_unknown_names`` the
@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from govnews.store.models import Base, utcnow
+from govnews.core.timezone import utcnow
+from govnews.store.models import Base
 
 NAME_LENGTH = 255
 

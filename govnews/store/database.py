@@ -27,11 +27,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from govnews.store import agencies, fingerprints
+from govnews.store import agencies, textindex
 from govnews.store.models import Base
 
 # Modules whose tables live on Base beside models.py's; importing them registers them.
-TABLE_MODULES = (agencies, fingerprints)
+TABLE_MODULES = (agencies, textindex)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from govnews.extract.dates import SHANGHAI
-from govnews.store.models import Article, Repost
+from govnews.core.timezone import SHANGHAI
+from govnews.store.models import ArticleRow, Repost
 
 #: The article's own fields; ``declared_*`` is what the page says of its original
 #: (原文链接, 原标题).
@@ -45,24 +45,24 @@ ORIGINAL_FIELDS = (
 EXPORT_FIELDS = ARTICLE_FIELDS + ORIGINAL_FIELDS
 
 _COLUMNS = (
-    Article.id,
-    Article.url,
-    Article.site,
-    Article.kind,
-    Article.title,
-    Article.published_at,
-    Article.source_name,
-    Article.author,
-    Article.editor,
-    Article.category,
-    Article.declared_original_url,
-    Article.original_title.label("declared_original_title"),
-    Article.body_text,
-    Article.images,
-    Article.attachments,
-    Article.fetched_at,
-    Article.first_seen_at,
-    Article.updated_at,
+    ArticleRow.id,
+    ArticleRow.url,
+    ArticleRow.site,
+    ArticleRow.kind,
+    ArticleRow.title,
+    ArticleRow.published_at,
+    ArticleRow.source_name,
+    ArticleRow.author,
+    ArticleRow.editor,
+    ArticleRow.category,
+    ArticleRow.declared_original_url,
+    ArticleRow.original_title.label("declared_original_title"),
+    ArticleRow.body_text,
+    ArticleRow.images,
+    ArticleRow.attachments,
+    ArticleRow.fetched_at,
+    ArticleRow.first_seen_at,
+    ArticleRow.updated_at,
     Repost.original_id,
     Repost.method,
     Repost.confidence,
@@ -89,18 +89,20 @@ def export_records(
     originals. Publication dates are given in Asia/Shanghai, the others in UTC.
     """
     linked = Repost.original_id.is_not(None)
-    query = select(*_COLUMNS).outerjoin(Repost, (Repost.repost_id == Article.id) & linked)
+    query = select(*_COLUMNS).outerjoin(Repost, (Repost.repost_id == ArticleRow.id) & linked)
     if since is not None:
-        query = query.where(Article.published_at >= since)
+        query = query.where(ArticleRow.published_at >= since)
     if before is not None:
-        query = query.where(Article.published_at < before)
+        query = query.where(ArticleRow.published_at < before)
     if site is not None:
-        query = query.where(Article.site == site)
+        query = query.where(ArticleRow.site == site)
     if kind is not None:
-        query = query.where(Article.kind == kind)
+        query = query.where(ArticleRow.kind == kind)
     if reposts_only:
         query = query.where(linked)
-    query = query.order_by(Article.published_at.is_(None), Article.published_at, Article.id)
+    query = query.order_by(
+        ArticleRow.published_at.is_(None), ArticleRow.published_at, ArticleRow.id
+    )
     rows = session.execute(query.execution_options(yield_per=batch_size))
     for batch in rows.partitions():
         originals = _first_originals(session, batch)
@@ -122,9 +124,13 @@ def _first_originals(session: Session, batch: Sequence[Row[Any]]) -> dict[int, A
         up.update((link.repost_id, link.original_id) for link in links)
     ends = {article_id: _end_of_chain(article_id, up) for article_id in {row.id for row in batch}}
     found = session.execute(
-        select(Article.id, Article.url, Article.site, Article.title, Article.published_at).where(
-            Article.id.in_({end for end in ends.values() if end is not None})
-        )
+        select(
+            ArticleRow.id,
+            ArticleRow.url,
+            ArticleRow.site,
+            ArticleRow.title,
+            ArticleRow.published_at,
+        ).where(ArticleRow.id.in_({end for end in ends.values() if end is not None}))
     ).all()
     by_id = {original.id: original for original in found}
     return {article_id: by_id[end] for article_id, end in ends.items() if end in by_id}

@@ -9,12 +9,9 @@ from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from govnews.core.timezone import utcnow
+
 URL_LENGTH = 2048
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -46,7 +43,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class Article(Base):
+class ArticleRow(Base):
     """One stored article, keyed by the normalised form of its final URL."""
 
     __tablename__ = "articles"

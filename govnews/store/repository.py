@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from govnews import items
-from govnews.link.urls import url_key
+from govnews.core.timezone import utcnow
+from govnews.core.urls import url_key
 from govnews.store import models
 
 SaveStatus = Literal["new", "updated", "unchanged"]
@@ -27,7 +28,7 @@ _RUN_COUNTS = frozenset(
 class SaveResult:
     """The stored row of a saved article and what saving it did."""
 
-    row: models.Article
+    row: models.ArticleRow
     status: SaveStatus
 
 
@@ -47,14 +48,14 @@ class Repository:
         URLs (taken over from another article if need be), and open failures
         of those URLs are resolved. Flushes, never commits.
         """
-        now = models.utcnow()
+        now = utcnow()
         key = url_key(article.url)
         values = _stored_values(article)
         row = self.session.scalars(
-            select(models.Article).where(models.Article.url_key == key)
+            select(models.ArticleRow).where(models.ArticleRow.url_key == key)
         ).one_or_none()
         if row is None:
-            row = models.Article(url_key=key, first_seen_at=now, updated_at=now, **values)
+            row = models.ArticleRow(url_key=key, first_seen_at=now, updated_at=now, **values)
             self.session.add(row)
             status: SaveStatus = "new"
         else:
@@ -83,7 +84,7 @@ class Repository:
         """Record that ``url`` failed at ``stage``; a known URL's failure is bumped and reopened."""
         if stage not in _STAGES:
             raise ValueError(f"unknown failure stage {stage!r}; expected one of {sorted(_STAGES)}")
-        now = models.utcnow()
+        now = utcnow()
         key = url_key(url)
         failure = self.session.scalars(
             select(models.PageFailure).where(models.PageFailure.url_key == key)
@@ -117,7 +118,7 @@ class Repository:
         """Mark the open failures of these URL keys resolved (one UPDATE, no rows loaded)."""
         self.session.execute(
             _RESOLVE_FAILURES,
-            {"keys": list(keys), "now": now or models.utcnow()},
+            {"keys": list(keys), "now": now or utcnow()},
             execution_options=_NO_SYNC,
         )
 
@@ -131,7 +132,7 @@ class Repository:
 
     def start_run(self, spider: str) -> models.CrawlRun:
         """Record that a run of ``spider`` started now."""
-        run = models.CrawlRun(spider=spider, started_at=models.utcnow(), status="running")
+        run = models.CrawlRun(spider=spider, started_at=utcnow(), status="running")
         self.session.add(run)
         self.session.flush()
         return run
@@ -154,14 +155,14 @@ class Repository:
             setattr(run, name, value)
         run.status = status
         run.finish_reason = finish_reason
-        run.finished_at = models.utcnow()
+        run.finished_at = utcnow()
         self.session.flush()
 
-    def article_by_url(self, url: str) -> models.Article | None:
+    def article_by_url(self, url: str) -> models.ArticleRow | None:
         """The article reached by ``url`` (its final URL or a URL before a redirect)."""
         return self.session.scalars(
-            select(models.Article)
-            .join(models.ArticleUrl, models.ArticleUrl.article_id == models.Article.id)
+            select(models.ArticleRow)
+            .join(models.ArticleUrl, models.ArticleUrl.article_id == models.ArticleRow.id)
             .where(models.ArticleUrl.url_key == url_key(url))
         ).one_or_none()
 
@@ -169,7 +170,7 @@ class Repository:
         """Totals for a run summary: articles (by kind), reposts linked/pending, open failures."""
         by_kind = dict(
             self.session.execute(
-                select(models.Article.kind, func.count()).group_by(models.Article.kind)
+                select(models.ArticleRow.kind, func.count()).group_by(models.ArticleRow.kind)
             ).all()
         )
         linked = self._count(models.Repost, models.Repost.original_id.is_not(None))
@@ -184,7 +185,7 @@ class Repository:
         """Number of ``model`` rows meeting ``condition``."""
         return self.session.scalar(select(func.count()).select_from(model).where(condition)) or 0
 
-    def _register_urls(self, row: models.Article, urls: Mapping[str, str]) -> None:
+    def _register_urls(self, row: models.ArticleRow, urls: Mapping[str, str]) -> None:
         """Point every key of ``urls`` (key → URL as seen) at ``row``."""
         for key, url in urls.items():
             alias = self.session.get(models.ArticleUrl, key)

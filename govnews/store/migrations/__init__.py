@@ -4,7 +4,7 @@
 release's tables, ``0002`` the second release's (the linking tables,
 ``reposts.declared_url`` and ``declared_key`` nullable), ``0003`` an index of
 ``repost_sources`` by date. The models
-(``govnews/store/models.py``, ``agencies.py``, ``fingerprints.py``) always
+(``govnews/store/models.py``, ``agencies.py``, ``textindex.py``) always
 describe the newest revision: an empty database gets them by ``create_all``
 and is stamped, and ``tests/test_migrations.py`` checks that running every
 revision gives exactly the same schema.

@@ -125,7 +125,7 @@ def upgrade() -> None:
         ["title_key"],
         if_not_exists=True,
     )
-    # No foreign key and no index on article_id, on purpose: see govnews/store/fingerprints.py.
+    # No foreign key and no index on article_id, on purpose: see govnews/store/textindex.py.
     op.create_table(
         "fingerprint_bands",
         sa.Column("band", sa.BigInteger(), autoincrement=False, nullable=False),

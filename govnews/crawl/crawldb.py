@@ -22,15 +22,15 @@ from scrapy.crawler import Crawler
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from govnews import runlock
-from govnews.health import RunHealth, assess
+from govnews.core.urls import site_of
+from govnews.crawl import runlock
+from govnews.crawl.health import RunHealth, assess
+from govnews.crawl.runlock import lock_path
+from govnews.crawl.signals import page_failed
+from govnews.link.agencies.registry import AgencyRegistry
 from govnews.link.linker import Linker
-from govnews.link.registry import AgencyRegistry
-from govnews.link.urls import site_of
-from govnews.runlock import lock_path
-from govnews.signals import page_failed
 from govnews.store.database import open_database, session_factory
-from govnews.store.models import Article, CrawlRun
+from govnews.store.models import ArticleRow, CrawlRun
 from govnews.store.repository import Repository
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class CrawlDatabase:
         #: Articles stored (new, updated or unchanged) per site in this run.
         self.sites: Counter[str] = Counter()
         #: The row each item was just stored as, by URL, until the link pipeline takes it.
-        self.saved: dict[str, Article] = {}
+        self.saved: dict[str, ArticleRow] = {}
         # Locking and connecting here, while components are built, stops a crawl
         # that overlaps another, or has a bad GOVNEWS_DATABASE_URL, before it fetches anything.
         self.lock = lock_path(crawler.settings)
@@ -191,7 +191,9 @@ class CrawlDatabase:
         stats = self.crawler.stats
         sites = spider_sites(spider)
         counted = self.session.execute(
-            select(Article.site, func.count()).where(Article.site.in_(sites)).group_by(Article.site)
+            select(ArticleRow.site, func.count())
+            .where(ArticleRow.site.in_(sites))
+            .group_by(ArticleRow.site)
         )
         stored = {site: count for site, count in counted}
         seen = {

@@ -38,7 +38,7 @@ Method = Literal["exact", "alias", "completed"]
 Origin = Literal["curated", "page"]
 UnknownReason = Literal["empty", "not-a-name", "unregistered", "ambiguous", "no-context"]
 
-DEFAULT_AGENCIES_FILE = Path(__file__).resolve().parents[2] / "data" / "agencies.toml"
+DEFAULT_AGENCIES_FILE = Path(__file__).with_name("agencies.toml")
 
 # Longer strings are not names (a whole info line, a paragraph): never stored.
 MAX_NAME_LENGTH = 100

@@ -1,6 +1,6 @@
 """Persisted content fingerprints and the candidate index built on them.
 
-``article_fingerprints`` holds one :class:`~govnews.link.fingerprint.Fingerprint`
+``article_fingerprints`` holds one :class:`~govnews.core.fingerprint.Fingerprint`
 per article; ``fingerprint_bands`` its LSH band keys, one row per band, keyed
 ``(band, article_id)``: the articles sharing a band with a new one are found
 through that primary key, one index probe per band (42) plus the rows that
@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from govnews.link.fingerprint import (
+from govnews.core.fingerprint import (
     COMMON_BAND,
     MIN_BAND_SHINGLES,
     NUM_PERM,
@@ -174,7 +174,7 @@ def band_matches(
 
     Most shared bands first (then newest id first), at most ``limit``;
     ``exclude`` leaves out the article itself. Band keys held by more than
-    :data:`~govnews.link.fingerprint.COMMON_BAND` articles are skipped: they
+    :data:`~govnews.core.fingerprint.COMMON_BAND` articles are skipped: they
     are counted first, then the others matched, both on the primary key alone;
     band rows left by deleted articles are dropped from the result. ``common``,
     kept by the caller between calls, remembers the keys found common (a
@@ -208,7 +208,7 @@ def candidates_by_bands(
 
     With 42 bands of 3 rows, a body whose Jaccard similarity with ``fp`` is
     0.5 or more is among them with probability ≥ 0.996 (see
-    ``govnews.link.fingerprint.BANDS``); rank them with the scores.
+    ``govnews.core.fingerprint.BANDS``); rank them with the scores.
     ``common``: see :func:`band_matches`.
     """
     return [article_id for article_id, _ in band_matches(session, fp, limit, exclude, common)]

@@ -12,9 +12,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from govnews.crawldb import CrawlDatabase
-from govnews.link.urls import url_key
-from govnews.signals import page_failed
+from govnews.core.urls import url_key
+from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.signals import page_failed
 
 
 class RetryFailedPagesMiddleware:

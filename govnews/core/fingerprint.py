@@ -4,7 +4,7 @@ A :class:`Fingerprint` holds what linking a repost to its original needs
 without reading either body again: the normalised title, a MinHash signature
 of the body's character shingles, the body's size and the numbers it states.
 :func:`band_keys` cuts the signature into LSH bands so that candidates are
-found by index look-ups instead of a scan (``govnews.store.fingerprints``
+found by index look-ups instead of a scan (``govnews.store.textindex``
 persists both). Pure functions: no database, no Scrapy.
 
 Tokens are what the corpus body metric uses: every CJK (or other non-ASCII

@@ -25,8 +25,8 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from sqlalchemy import select
 
-from govnews.crawldb import CrawlDatabase
-from govnews.link.urls import site_of, url_key
+from govnews.core.urls import site_of, url_key
+from govnews.crawl.crawldb import CrawlDatabase
 from govnews.store import models
 
 _BY_CRAWLER: WeakKeyDictionary[Crawler, KnownArticles] = WeakKeyDictionary()
@@ -107,8 +107,8 @@ class KnownArticles:
         assert self.database is not None
         session = self.database.repository.session
         row = session.execute(
-            select(models.Article.published_at, models.Article.fetched_at)
-            .join(models.ArticleUrl, models.ArticleUrl.article_id == models.Article.id)
+            select(models.ArticleRow.published_at, models.ArticleRow.fetched_at)
+            .join(models.ArticleUrl, models.ArticleUrl.article_id == models.ArticleRow.id)
             .where(models.ArticleUrl.url_key == key)
         ).first()
         return row is not None and self.policy.is_current(row.published_at, row.fetched_at)

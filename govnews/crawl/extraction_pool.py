@@ -36,7 +36,7 @@ from govnews.extract.worker import HEADER, READY, frame
 from govnews.items import Article
 
 logger = logging.getLogger(__name__)
-_BY_CRAWLER: WeakKeyDictionary[Crawler, ExtractionWorkers | None] = WeakKeyDictionary()
+_BY_CRAWLER: WeakKeyDictionary[Crawler, ExtractionPool | None] = WeakKeyDictionary()
 
 
 class WorkerError(ExtractionError):
@@ -47,7 +47,7 @@ class _Requeue(Exception):
     """The worker went away before it started this page: give it to another."""
 
 
-class ExtractionWorkers:
+class ExtractionPool:
     """A crawl's extraction worker processes, started on first use, stopped with the spider."""
 
     def __init__(self, size: int, timeout: float) -> None:
@@ -61,14 +61,14 @@ class ExtractionWorkers:
         self._numbers = itertools.count()
 
     @classmethod
-    def of(cls, crawler: Crawler) -> ExtractionWorkers | None:
+    def of(cls, crawler: Crawler) -> ExtractionPool | None:
         """The crawl's workers; None when ``GOVNEWS_EXTRACT_WORKERS`` is 0 (extract in-process)."""
         if crawler not in _BY_CRAWLER:
             _BY_CRAWLER[crawler] = cls._for(crawler)
         return _BY_CRAWLER[crawler]
 
     @classmethod
-    def _for(cls, crawler: Crawler) -> ExtractionWorkers | None:
+    def _for(cls, crawler: Crawler) -> ExtractionPool | None:
         size = crawler.settings.getint("GOVNEWS_EXTRACT_WORKERS")
         if size <= 0:
             return None

@@ -22,10 +22,11 @@ from lxml import etree
 from lxml.html import HtmlElement
 from parsel.csstranslator import HTMLTranslator
 
+from govnews.core.text import clean_space
 from govnews.extract import body as bodies
 from govnews.extract.dates import parse_date
-from govnews.extract.page import Page, clean_space, visible_text
-from govnews.items import Article, Kind, content_fingerprint
+from govnews.extract.page import Page, visible_text
+from govnews.items import Article, Kind, content_hash
 
 PaginationKind = Literal["none", "links", "trs", "hanweb"]
 #: The fields a selector may give, each the name of an :class:`Article` field
@@ -119,7 +120,7 @@ class Selectors:
                 continue
             setattr(article, name, value)
             article.provenance[name] = f"selector:{name}"
-        article.fingerprint = content_fingerprint(article.title, article.body_text)
+        article.fingerprint = content_hash(article.title, article.body_text)
         return missed
 
 

@@ -10,11 +10,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from govnews.crawldb import CrawlDatabase
-from govnews.extract.dates import SHANGHAI
-from govnews.extract.page import clean_space
-from govnews.items import content_fingerprint
-from govnews.link.urls import site_of
+from govnews.core.text import clean_space
+from govnews.core.timezone import SHANGHAI
+from govnews.core.urls import site_of
+from govnews.crawl.crawldb import CrawlDatabase
+from govnews.items import content_hash
 
 REQUIRED = ("url", "title", "body_text", "published_at")
 KINDS = ("portal", "gov")
@@ -47,7 +47,7 @@ class ValidatePipeline:
             if isinstance(value, datetime) and value.tzinfo is None:
                 adapter[name] = value.replace(tzinfo=SHANGHAI)
         adapter["fetched_at"] = adapter.get("fetched_at") or datetime.now(UTC)
-        adapter["fingerprint"] = content_fingerprint(adapter["title"], adapter["body_text"])
+        adapter["fingerprint"] = content_hash(adapter["title"], adapter["body_text"])
         return item
 
 

@@ -447,7 +447,7 @@ class MirrorMiddleware:
     Enabled by the GOVNEWS_MIRROR setting (the snapshot directory).
 
     Register it after HttpProxyMiddleware (750) so that no other middleware can
-    point a request at a real proxy: ``{"govnews.mirror.MirrorMiddleware": 950}``.
+    point a request at a real proxy: ``{"govnews.mirror.addon.MirrorMiddleware": 950}``.
     """
 
     def __init__(self, server: SnapshotServer) -> None:
