@@ -43,6 +43,12 @@ GOVNEWS_AGENCIES_FILE = str(Path(__file__).parent / "link" / "agencies" / "agenc
 # scrapy crawlall links again the articles published in the last N days (0: not at all).
 GOVNEWS_CRAWLALL_RELINK_DAYS = 30
 
+# The crawl's shared components, reached through crawler.get_extension().
+EXTENSIONS = {
+    "govnews.crawl.crawldb.CrawlDatabase": 500,
+    "govnews.crawl.incremental.KnownArticles": 510,
+    "govnews.crawl.extraction_pool.ExtractionPool": 520,
+}
 ADDONS = {
     "govnews.mirror.addon.MirrorAddon": 0,
 }

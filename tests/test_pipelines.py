@@ -13,8 +13,9 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from govnews import settings
 from govnews.core.timezone import SHANGHAI
-from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.crawldb import CrawlDatabase, crawl_database
 from govnews.crawl.pipelines import LinkPipeline, StorePipeline, ValidatePipeline
 from govnews.crawl.signals import page_failed
 from govnews.items import Article
@@ -46,14 +47,20 @@ def article(url: str, **changes: object) -> Article:
 @pytest.fixture
 def crawler(tmp_path: Path) -> Crawler:
     crawler = get_crawler(
-        Seed, {"GOVNEWS_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "GOVNEWS_BATCH_SIZE": 2}
+        Seed,
+        {
+            "EXTENSIONS": {CrawlDatabase: 0},
+            "GOVNEWS_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+            "GOVNEWS_BATCH_SIZE": 2,
+            "GOVNEWS_AGENCIES_FILE": settings.GOVNEWS_AGENCIES_FILE,
+        },
     )
     crawler.spider = Seed.from_crawler(crawler)
     return crawler
 
 
 def opened(crawler: Crawler) -> CrawlDatabase:
-    database = CrawlDatabase.of(crawler)
+    database = crawl_database(crawler)
     database.spider_opened(crawler.spider)
     return database
 
@@ -70,9 +77,9 @@ def run_items(crawler: Crawler, items: list[Article]) -> None:
             for pipeline in pipelines:
                 item = pipeline.process_item(item)
         except DropItem as exc:
-            CrawlDatabase.of(crawler).item_dropped(item, crawler.spider, exc)
+            crawl_database(crawler).item_dropped(item, crawler.spider, exc)
         else:
-            CrawlDatabase.of(crawler).item_scraped(item, crawler.spider)
+            crawl_database(crawler).item_scraped(item, crawler.spider)
 
 
 def rows(crawler: Crawler, model: type) -> list:

@@ -29,13 +29,14 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def test_stored_articles_are_fetched_again_only_while_young_and_stale() -> None:
-    policy = RefreshPolicy(window=timedelta(days=3), after=timedelta(hours=24))
+    window, after = timedelta(days=3), timedelta(hours=24)
+    policy = RefreshPolicy(everything=False, window=window, after=after)
     old, young = NOW - timedelta(days=30), NOW - timedelta(days=1)
     assert policy.is_current(old, fetched=NOW - timedelta(days=29), now=NOW)
     assert policy.is_current(young, fetched=NOW - timedelta(hours=2), now=NOW)
     assert not policy.is_current(young, fetched=NOW - timedelta(hours=30), now=NOW)
     assert not policy.is_current(None, fetched=NOW - timedelta(days=2), now=NOW)
-    everything = RefreshPolicy(everything=True)
+    everything = RefreshPolicy(everything=True, window=window, after=after)
     assert not everything.is_current(old, fetched=NOW, now=NOW)
 
 

@@ -128,11 +128,13 @@ def test_closing_ends_every_worker() -> None:
 
 def test_workers_are_a_setting() -> None:
     async def run() -> None:  # as spiders ask, in the crawl's asyncio loop
-        assert ExtractionPool.of(get_crawler(ZhangzhouSpider)) is None  # 0: in-process
-        crawler = get_crawler(ZhangzhouSpider, {"GOVNEWS_EXTRACT_WORKERS": 3})
-        workers = ExtractionPool.of(crawler)
+        def pool(workers: int) -> ExtractionPool | None:
+            settings = {"EXTENSIONS": {ExtractionPool: 0}, "GOVNEWS_EXTRACT_WORKERS": workers}
+            return get_crawler(ZhangzhouSpider, settings).get_extension(ExtractionPool)
+
+        assert pool(0) is None  # 0: in-process
+        workers = pool(3)
         assert workers is not None and workers.size == 3
-        assert workers is ExtractionPool.of(crawler)
 
     asyncio.run(run())
     with pytest.raises(ValueError, match="at least 1"):

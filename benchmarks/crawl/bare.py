@@ -28,6 +28,7 @@ class BareSpider(ZhangzhouSpider):
 
     name = "bare-zhangzhou"
     custom_settings = {
+        "EXTENSIONS": dict.fromkeys(project.EXTENSIONS),
         "ITEM_PIPELINES": dict.fromkeys(project.ITEM_PIPELINES),
         "SPIDER_MIDDLEWARES": dict.fromkeys(project.SPIDER_MIDDLEWARES),
         "GOVNEWS_INCREMENTAL": False,

@@ -1,6 +1,8 @@
 """The database of one crawl: opened with the spider, committed in batches, closed with it.
 
-Every pipeline of a crawler shares one :class:`CrawlDatabase`. It owns the
+:class:`CrawlDatabase` is a Scrapy extension (``EXTENSIONS``): the pipelines,
+middlewares and spiders of a crawler reach the one instance through
+:func:`crawl_database` (``crawler.get_extension``). It owns the
 session, commits after ``GOVNEWS_BATCH_SIZE`` items (and when the spider
 closes), records failed pages, and keeps the run's ``crawl_runs`` row. An item's
 article and its links are written in the same transaction, so a run killed at
@@ -13,12 +15,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from functools import cached_property
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, Self
 
 from itemadapter import ItemAdapter
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -34,7 +36,6 @@ from govnews.store.models import ArticleRow, CrawlRun
 from govnews.store.repository import Repository
 
 logger = logging.getLogger(__name__)
-_BY_CRAWLER: WeakKeyDictionary[Crawler, CrawlDatabase] = WeakKeyDictionary()
 
 
 class CrawlDatabase:
@@ -42,7 +43,7 @@ class CrawlDatabase:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.batch_size = max(1, crawler.settings.getint("GOVNEWS_BATCH_SIZE", 100))
+        self.batch_size = max(1, crawler.settings.getint("GOVNEWS_BATCH_SIZE"))
         self.counts: Counter[str] = Counter()
         #: Articles stored (new, updated or unchanged) per site in this run.
         self.sites: Counter[str] = Counter()
@@ -63,11 +64,8 @@ class CrawlDatabase:
         crawler.signals.connect(self.page_failed, signal=page_failed)
 
     @classmethod
-    def of(cls, crawler: Crawler) -> CrawlDatabase:
-        """The one CrawlDatabase of ``crawler``, made on first use."""
-        if crawler not in _BY_CRAWLER:
-            _BY_CRAWLER[crawler] = cls(crawler)
-        return _BY_CRAWLER[crawler]
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
 
     @property
     def repository(self) -> Repository:
@@ -83,7 +81,9 @@ class CrawlDatabase:
     def linker(self) -> Linker:
         """The crawl's linker, with the agency registry as stored (saved back at the end)."""
         session = self._open_session()
-        return Linker(session, AgencyRegistry.load(session))
+        return Linker(
+            session, AgencyRegistry.load(session, self.crawler.settings["GOVNEWS_AGENCIES_FILE"])
+        )
 
     def start_run(self, spider_name: str) -> None:
         """Record the start of this run (once, however often asked)."""
@@ -215,3 +215,15 @@ def spider_sites(spider: Spider) -> list[str]:
     """The sites a spider covers: the hosts of its start URLs."""
     hosts = (site_of(url) for url in getattr(spider, "start_urls", ()) if url)
     return sorted(set(hosts))
+
+
+def crawl_database(crawler: Crawler) -> CrawlDatabase:
+    """The crawl's :class:`CrawlDatabase` extension; refuses a crawl that has none.
+
+    Raises ``NotConfigured`` with the reason, so a component that needs the
+    database says why it cannot run instead of failing later.
+    """
+    database = crawler.get_extension(CrawlDatabase)
+    if database is None:
+        raise NotConfigured("needs govnews.crawl.crawldb.CrawlDatabase in EXTENSIONS")
+    return database

@@ -11,6 +11,11 @@ A worker that dies on a page, or reads one page for longer than
 ``GOVNEWS_EXTRACT_TIMEOUT`` seconds, is replaced. That page is a failure with
 the reason (retried by the next run); the pages queued behind it go to the
 next worker.
+
+The pool is a Scrapy extension (``EXTENSIONS``); spiders reach it with
+``crawler.get_extension(ExtractionPool)``, which is None when
+``GOVNEWS_EXTRACT_WORKERS`` is 0 or the crawl has no asyncio loop: then they
+extract in the crawl's process.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ import logging
 import os
 import pickle
 import sys
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, Self
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
@@ -36,7 +41,6 @@ from govnews.extract.worker import HEADER, READY, frame
 from govnews.items import Article
 
 logger = logging.getLogger(__name__)
-_BY_CRAWLER: WeakKeyDictionary[Crawler, ExtractionPool | None] = WeakKeyDictionary()
 
 
 class WorkerError(ExtractionError):
@@ -61,20 +65,14 @@ class ExtractionPool:
         self._numbers = itertools.count()
 
     @classmethod
-    def of(cls, crawler: Crawler) -> ExtractionPool | None:
-        """The crawl's workers; None when ``GOVNEWS_EXTRACT_WORKERS`` is 0 (extract in-process)."""
-        if crawler not in _BY_CRAWLER:
-            _BY_CRAWLER[crawler] = cls._for(crawler)
-        return _BY_CRAWLER[crawler]
-
-    @classmethod
-    def _for(cls, crawler: Crawler) -> ExtractionPool | None:
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """The crawl's pool; not configured when ``GOVNEWS_EXTRACT_WORKERS`` is 0."""
         size = crawler.settings.getint("GOVNEWS_EXTRACT_WORKERS")
         if size <= 0:
-            return None
-        if not is_asyncio_available():  # asked during the crawl, with its reactor installed
+            raise NotConfigured("GOVNEWS_EXTRACT_WORKERS is 0: extracting in the crawl's process")
+        if not is_asyncio_available():  # the reactor is installed before extensions are built
             logger.warning("GOVNEWS_EXTRACT_WORKERS needs the asyncio reactor: extracting here")
-            return None
+            raise NotConfigured("no asyncio reactor")
         workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
         crawler.signals.connect(workers.spider_closed, signal=signals.spider_closed)
         return workers

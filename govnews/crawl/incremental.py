@@ -6,8 +6,10 @@ the last ``GOVNEWS_REFRESH_WINDOW`` days and fetched more than
 ``GOVNEWS_REFRESH_AFTER`` hours ago. :class:`SkipKnownArticlesMiddleware`
 drops the requests for current articles before they are scheduled, and
 spiders ask :meth:`KnownArticles.is_new` to stop paging through a listing
-after a page that brings nothing new. Pages that failed last time are retried
-all the same (``RetryFailedPagesMiddleware``).
+after a page that brings nothing new. :class:`KnownArticles` is a Scrapy
+extension (``EXTENSIONS``), not configured when ``GOVNEWS_INCREMENTAL`` is
+off; both reach it with ``crawler.get_extension(KnownArticles)``. Pages that
+failed last time are retried all the same (``RetryFailedPagesMiddleware``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Self
-from weakref import WeakKeyDictionary
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -26,10 +28,9 @@ from scrapy.settings import BaseSettings
 from sqlalchemy import select
 
 from govnews.core.urls import site_of, url_key
-from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.crawldb import CrawlDatabase, crawl_database
 from govnews.store import models
 
-_BY_CRAWLER: WeakKeyDictionary[Crawler, KnownArticles] = WeakKeyDictionary()
 #: Look-ups remembered per crawl (a URL is asked about by the listing and by the middleware).
 _CACHE_SIZE = 100_000
 
@@ -39,11 +40,11 @@ class RefreshPolicy:
     """When a stored article is fetched again."""
 
     #: Fetch every article again (``GOVNEWS_REFRESH``).
-    everything: bool = False
+    everything: bool
     #: Articles published this recently may still be edited (``GOVNEWS_REFRESH_WINDOW``, days) …
-    window: timedelta = timedelta(days=3)
+    window: timedelta
     #: … and are fetched again once their copy is this old (``GOVNEWS_REFRESH_AFTER``, hours).
-    after: timedelta = timedelta(hours=24)
+    after: timedelta
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RefreshPolicy:
@@ -67,24 +68,24 @@ class RefreshPolicy:
 class KnownArticles:
     """Which URLs lead to stored, current articles, asked of the crawl's database."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        enabled = crawler.settings.getbool("GOVNEWS_INCREMENTAL")
-        #: None when the run is not incremental: then every URL is new.
-        self.database = CrawlDatabase.of(crawler) if enabled else None
-        self.policy = RefreshPolicy.from_settings(crawler.settings)
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("GOVNEWS_INCREMENTAL"):
+            raise NotConfigured("GOVNEWS_INCREMENTAL is off: every URL is new")
+        return cls(crawler, RefreshPolicy.from_settings(crawler.settings))
+
+    def __init__(self, crawler: Crawler, policy: RefreshPolicy) -> None:
+        self.crawler = crawler
+        self.policy = policy
         self._current: dict[str, bool] = {}
 
-    @classmethod
-    def of(cls, crawler: Crawler) -> KnownArticles:
-        """The one KnownArticles of ``crawler``."""
-        if crawler not in _BY_CRAWLER:
-            _BY_CRAWLER[crawler] = cls(crawler)
-        return _BY_CRAWLER[crawler]
+    @cached_property
+    def database(self) -> CrawlDatabase:
+        """The crawl's database (an extension too: looked up once all are built)."""
+        return crawl_database(self.crawler)
 
     def is_current(self, url: str) -> bool:
         """True when ``url`` leads to a stored article that this run need not fetch again."""
-        if self.database is None:
-            return False
         try:
             key = url_key(url)
         except ValueError:
@@ -104,7 +105,6 @@ class KnownArticles:
         return any(self.is_new(url) for url in urls)
 
     def _look_up(self, key: str) -> bool:
-        assert self.database is not None
         session = self.database.repository.session
         row = session.execute(
             select(models.ArticleRow.published_at, models.ArticleRow.fetched_at)
@@ -123,10 +123,11 @@ class SkipKnownArticlesMiddleware:
     """
 
     def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("GOVNEWS_INCREMENTAL"):
-            raise NotConfigured
+        known = crawler.get_extension(KnownArticles)
+        if known is None:
+            raise NotConfigured("no KnownArticles extension (GOVNEWS_INCREMENTAL is off)")
         self.crawler = crawler
-        self.known = KnownArticles.of(crawler)
+        self.known = known
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from govnews.core.text import clean_space
 from govnews.core.timezone import SHANGHAI
 from govnews.core.urls import site_of
-from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.crawldb import CrawlDatabase, crawl_database
 from govnews.items import content_hash
 
 REQUIRED = ("url", "title", "body_text", "published_at")
@@ -59,7 +59,7 @@ class _DatabasePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(CrawlDatabase.of(crawler))
+        return cls(crawl_database(crawler))
 
 
 class StorePipeline(_DatabasePipeline):

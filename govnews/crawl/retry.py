@@ -13,7 +13,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from govnews.core.urls import url_key
-from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.crawldb import crawl_database
 from govnews.crawl.signals import page_failed
 
 
@@ -30,6 +30,7 @@ class RetryFailedPagesMiddleware:
         if not crawler.settings.getbool("GOVNEWS_RETRY_FAILURES"):
             raise NotConfigured
         self.crawler = crawler
+        self.database = crawl_database(crawler)
         #: URL keys of this spider's open failures, less those closed in this run.
         self.open: set[str] = set()
         #: URL keys that failed in this run (an errback also reaches the output hooks).
@@ -43,9 +44,8 @@ class RetryFailedPagesMiddleware:
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         spider = self.crawler.spider
         assert spider is not None, "start requests are asked for once the spider exists"
-        database = CrawlDatabase.of(self.crawler)
-        database.start_run(spider.name)
-        failures = database.repository.open_failures(spider.name)
+        self.database.start_run(spider.name)
+        failures = self.database.repository.open_failures(spider.name)
         retries = [(failure.url, failure.callback) for failure in failures]
         self.open = {failure.url_key for failure in failures}
         async for item_or_request in start:
@@ -84,7 +84,7 @@ class RetryFailedPagesMiddleware:
         closing = (keys & self.open) - self.failed
         if not closing:
             return
-        CrawlDatabase.of(self.crawler).resolve_failures(closing)
+        self.database.resolve_failures(closing)
         self.open -= closing
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value("govnews/failures_resolved", len(closing))

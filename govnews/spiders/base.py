@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from scrapy import Request, Spider
@@ -37,13 +38,18 @@ class GovnewsSpider(Spider):
             page_failed, url=url, stage=stage, reason=reason, spider=self, callback=callback
         )
 
+    @cached_property
+    def known(self) -> KnownArticles | None:
+        """The crawl's stored articles; None when the run is not incremental."""
+        return self.crawler.get_extension(KnownArticles)
+
     def is_new(self, url: str) -> bool:
         """False when ``url`` leads to a stored article this run need not fetch again."""
-        return KnownArticles.of(self.crawler).is_new(url)
+        return self.known is None or self.known.is_new(url)
 
     def any_new(self, urls: Iterable[str]) -> bool:
         """True when a listing page's article links bring something new: worth its next page."""
-        return KnownArticles.of(self.crawler).any_new(urls)
+        return self.known is None or self.known.any_new(urls)
 
     def request(self, url: str, callback: Any, **kwargs: Any) -> Request:
         """A request whose download and HTTP errors are recorded as failures."""
@@ -80,7 +86,7 @@ class GovnewsSpider(Spider):
             "fetched_at": datetime.now(UTC),
             **hints,
         }
-        workers = ExtractionPool.of(self.crawler)
+        workers = self.crawler.get_extension(ExtractionPool)
         try:
             if workers is None:
                 article = extract_article(response.body, response.url, **options)
