@@ -36,7 +36,7 @@ GOVNEWS_REFRESH_AFTER = 24
 # A run whose failed requests exceed this share is "degraded" (exit code 2).
 GOVNEWS_MAX_FAILURE_SHARE = 0.2
 # One run at a time per database: this file is locked while a run lasts
-# (default: beside the SQLite file, <database>.lock).
+# (None: beside the SQLite file, <database>.lock; data/govnews.lock for a server database).
 GOVNEWS_LOCK_FILE = None
 # The curated agency registry the linker starts from (package data: the Zhangzhou agencies).
 GOVNEWS_AGENCIES_FILE = str(Path(__file__).parent / "link" / "agencies" / "agencies.toml")
