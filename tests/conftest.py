@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from govnews.mirror.paths import parse_sidecar, sidecar_path, snapshot_path
 from govnews.store.database import open_database, session_factory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,22 +27,16 @@ SEED_REPOST = "http://www.nmgfzw.cn/shgz/20220818/24915.html"
 
 
 def snapshot_file(url: str) -> Path:
-    """The snapshot file that answers ``url`` (same rule as the mirror)."""
-    parts = urlsplit(url)
-    path = unquote(parts.path)
-    if path.endswith("/"):
-        path += "index.html"
-    name = path + (f"?{parts.query}" if parts.query else "")
-    return SNAPSHOT / (parts.hostname or "") / name.lstrip("/")
+    """The snapshot file that answers a GET of ``url``: the mirror's own rule."""
+    return snapshot_path(SNAPSHOT, url)
 
 
 def snapshot_headers(url: str) -> dict[str, str]:
-    """Headers a sidecar ``.http`` file gives the page, if any."""
-    sidecar = snapshot_file(url).with_name(snapshot_file(url).name + ".http")
+    """Headers a sidecar ``.http`` file gives the page, if any, as the mirror reads them."""
+    sidecar = sidecar_path(snapshot_file(url))
     if not sidecar.exists():
         return {}
-    lines = sidecar.read_text(encoding="latin-1").splitlines()[1:]
-    return dict(line.split(":", 1) for line in lines if ":" in line)
+    return dict(parse_sidecar(sidecar.read_bytes())[2])
 
 
 def collect(output: Iterable[Any] | AsyncIterator[Any]) -> list[Any]:

@@ -9,7 +9,7 @@ from parsel import Selector
 
 from benchmarks.crawl.site import PER_PAGE, generate
 from govnews.extract import extract_article
-from govnews.mirror.addon import SnapshotServer
+from govnews.mirror import SnapshotServer
 from govnews.spiders.zhangzhou import ARTICLE_PATH, COLUMN_PATH, PAGE_COUNT
 
 

@@ -1,4 +1,4 @@
-"""Tests for govnews.mirror.addon: the snapshot proxy server and the Scrapy middleware."""
+"""Tests for govnews.mirror: the snapshot layout, the proxy server and the Scrapy middleware."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.test import get_crawler
 
-from govnews.mirror.addon import MirrorMiddleware, SnapshotServer, post_key
+from govnews.mirror import SnapshotServer, post_key, snapshot_path
+from govnews.mirror.addon import MirrorMiddleware
 
 HOST = "www.example.gov.cn"
 SITE = f"http://{HOST}"
@@ -136,6 +137,36 @@ def test_path_for(snapshot: Path, url: str, relative: str) -> None:
 def test_path_for_rejects_traversal(snapshot: Path, url: str) -> None:
     with pytest.raises(ValueError, match="outside the snapshot"):
         SnapshotServer(snapshot).path_for(url)
+
+
+def test_server_answers_from_snapshot_path(tmp_path: Path) -> None:
+    """The server's rule is snapshot_path: a file written where it says is what is served."""
+    root = tmp_path / "snapshot"
+    form = b"col=1&columnid=1589295"
+    gets = {  # the URL a file is written for: the URL requested
+        f"{SITE}/list.shtml?siteId=1&page=2": f"{SITE}/list.shtml?siteId=1&page=2",
+        f"{SITE}/col/": f"{SITE}/col/",
+        # https, a port, a path and a query in Chinese (sent percent-encoded)
+        f"https://{HOST}:8443/新闻/a.html?kw=新闻": (
+            f"https://{HOST}:8443/{quote('新闻/a.html')}?kw={quote('新闻')}"
+        ),
+    }
+    for written in gets:
+        _write(snapshot_path(root, written), f"GET {written}")
+    post = f"{SITE}/module/web/jpage/dataproxy.jsp?startrecord=1&endrecord=2"
+    _write(snapshot_path(root, post), "any form")
+    _write(snapshot_path(root, post, form), b"form " + form)
+    with SnapshotServer(root) as server:
+        for written, requested in gets.items():
+            assert server.path_for(requested) == snapshot_path(server.root, written)
+            assert fetch(server, requested)[::2] == (200, f"GET {written}".encode())
+        assert server.path_for(post, form) == snapshot_path(server.root, post, form)
+        assert fetch(server, post, "POST", form)[::2] == (200, b"form " + form)
+        assert fetch(server, post, "POST", b"columnid=9")[::2] == (200, b"any form")
+        assert fetch(server, post)[::2] == (200, b"any form")
+    assert snapshot_path(root, post, form).name.endswith(f".post-{post_key(form)}")
+    with pytest.raises(ValueError, match="outside the snapshot"):
+        snapshot_path(root, "http://h/a/%2E%2E/%2E%2E/x")
 
 
 def test_serves_site_root_and_pages(server: SnapshotServer, snapshot: Path) -> None:
@@ -362,7 +393,7 @@ def test_scrapy_crawl_through_mirror(snapshot: Path, tmp_path: Path) -> None:
     assert items[f"{SITE}/gbk.html"]["title"] == GBK_TITLE
     assert items["https://zwgk.example.gov.cn/secure.html"]["title"] == "TLS"
 
-    served = [line for line in log.splitlines() if "govnews.mirror.addon" in line]
+    served = [line for line in log.splitlines() if "govnews.mirror." in line]
     assert any("Serving snapshot" in line for line in served)
     assert any(f'"GET {SITE}/robots.txt HTTP/1.1" 200' in line for line in served)
     assert any(

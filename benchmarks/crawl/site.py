@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from benchmarks.linking.generate import DAYS, START, Site, Writer, sites
-from govnews.mirror.addon import SnapshotServer
+from govnews.mirror import snapshot_path
 
 TEMPLATES = Path(__file__).with_name("templates")
 PER_PAGE = 20
@@ -194,7 +194,6 @@ def generate(root: Path, articles: int, hosts: int = 2, seed: int = 0) -> Snapsh
                 source=host.site.name, paragraphs=paragraphs,
             )
         )  # fmt: skip
-    server = SnapshotServer(root)
     urls: list[str] = []
     for host in made:
         (root / host.name).mkdir(parents=True, exist_ok=True)
@@ -208,7 +207,7 @@ def generate(root: Path, articles: int, hosts: int = 2, seed: int = 0) -> Snapsh
             pages.update(column_pages(host, column, by_column[column.slug]))
             pages.update(article_pages(rng, host, column, by_column[column.slug]))
         for url, text in pages.items():
-            file = server.path_for(url)
+            file = snapshot_path(root, url)
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(text, encoding="utf-8")
         urls += pages
