@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 import tomllib
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from scrapy.settings import Settings
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
-from govnews.link.agencies.registry import (
-    DEFAULT_AGENCIES_FILE,
+from govnews.commands.relink import Command as RelinkCommand
+from govnews.link.agencies import (
+    BUNDLED_AGENCIES_FILE,
     AgencyRegistry,
     ResolveContext,
     normalise_name,
@@ -118,7 +122,7 @@ def test_curated_file(registry: AgencyRegistry) -> None:
 
 def test_curated_names_carry_their_region() -> None:
     """A short or former name without its region would be completion's job, never an alias."""
-    data = tomllib.loads(DEFAULT_AGENCIES_FILE.read_text("utf-8"))
+    data = tomllib.loads(BUNDLED_AGENCIES_FILE.read_text("utf-8"))
     registry = AgencyRegistry.from_toml()
     for entry in data["agency"]:
         assert len(entry["region_code"]) == 6 and entry["region_code"].isdigit()
@@ -137,6 +141,58 @@ def test_curated_file_is_checked(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="厦门市"):
         AgencyRegistry.from_toml(path)
+
+
+XIAMEN_FILE = """
+[[region]]
+code = "350200"
+name = "厦门市"
+
+[[agency]]
+name = "厦门市农业农村局"
+host = "nyncj.xm.gov.cn"
+region_code = "350200"
+region_name = "厦门市"
+short = ["厦门农业农村局"]
+"""
+
+
+def test_the_bundled_file_ships_as_package_data() -> None:
+    bundled = resources.files("govnews.link.agencies").joinpath("agencies.toml")
+    assert bundled.is_file()
+    assert bundled.read_text("utf-8") == BUNDLED_AGENCIES_FILE.read_text("utf-8")
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    package_data = project["tool"]["setuptools"]["package-data"]
+    assert "agencies.toml" in package_data["govnews.link.agencies"]
+    # The setting's default is that file.
+    settings = Settings()
+    settings.setmodule("govnews.settings")
+    assert Path(settings["GOVNEWS_AGENCIES_FILE"]) == BUNDLED_AGENCIES_FILE
+
+
+def test_the_crawl_reads_the_agencies_file_of_the_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``scrapy relink`` (as the crawl) starts from GOVNEWS_AGENCIES_FILE, not the bundled file."""
+    path = tmp_path / "xiamen.toml"
+    path.write_text(XIAMEN_FILE, "utf-8")
+    database = f"sqlite:///{tmp_path / 'govnews.db'}"
+    command = RelinkCommand()
+    command.settings = Settings()
+    command.settings.setmodule("govnews.settings")
+    command.settings.setdict(
+        {"GOVNEWS_DATABASE_URL": database, "GOVNEWS_AGENCIES_FILE": str(path)}, priority="cmdline"
+    )
+    command.run([], argparse.Namespace(since=None, site=None, workers=1))
+    assert "0 link(s) changed" in capsys.readouterr().out
+    engine = create_engine(database)
+    with Session(engine) as session:
+        stored = set(session.scalars(select(tables.Agency.name)))
+        assert stored == {"厦门市农业农村局"}  # the bundled Zhangzhou agencies were not read
+        loaded = AgencyRegistry.load(session, path=None)
+        assert loaded.resolve("厦门农业农村局").host == "nyncj.xm.gov.cn"
+        assert AgencyRegistry.load(session, path).resolve("漳州农业农村局").unknown
+    engine.dispose()
 
 
 # -- exact and alias ---------------------------------------------------------------

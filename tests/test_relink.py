@@ -20,7 +20,7 @@ from benchmarks.linking.scale import seed_registry
 from govnews.core import fingerprint as fp
 from govnews.core.timezone import utcnow
 from govnews.link import relink as batch
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.linker import Linker
 from govnews.link.pool import Pool, Prints
 from govnews.store import models, open_database, session_factory, textindex

@@ -143,7 +143,7 @@ class Snapshot:
 def cms_sites(count: int) -> list[Site]:
     """The first ``count`` agency sites of the Fujian CMS family, on ``gen-`` hosts.
 
-    Not Zhangzhou's: the curated agency registry (``data/agencies.toml``) puts those
+    Not Zhangzhou's: the curated agency registry (``govnews/link/agencies/agencies.toml``) puts those
     agencies on their real hosts, so that every article of a ``gen-`` copy, signed
     by its agency, would be taken for a repost from another site and matched.
     """

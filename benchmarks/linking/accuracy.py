@@ -29,7 +29,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from govnews.extract import extract_article
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.graph import first_original
 from govnews.link.linker import Linker
 from govnews.link.relink import relink

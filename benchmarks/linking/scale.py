@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from benchmarks.linking.generate import Generated, generate, sites
 from govnews import items
 from govnews.core.timezone import utcnow
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.linker import Linker
 from govnews.link.relink import relink
 from govnews.store import Repository, models, open_database, session_factory

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from govnews.commands.crawl import exit_code
 from govnews.crawl import runlock
 from govnews.crawl.health import EXIT_CODES
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.relink import relink
 from govnews.store.database import open_database, session_factory
 
@@ -101,7 +101,8 @@ class Command(ScrapyCommand):
         try:
             with session_factory(engine)() as session:
                 since = datetime.now(UTC) - timedelta(days=days)
-                changes = relink(session, AgencyRegistry.load(session), since=since)
+                registry = AgencyRegistry.load(session, self.settings["GOVNEWS_AGENCIES_FILE"])
+                changes = relink(session, registry, since=since)
                 logger.info("crawlall: relinked since %s: %d link(s) changed", since, len(changes))
         finally:
             engine.dispose()

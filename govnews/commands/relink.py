@@ -9,7 +9,7 @@ from scrapy.exceptions import UsageError
 from sqlalchemy.orm import Session
 
 from govnews.extract.dates import parse_date
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.relink import Change, relink
 from govnews.store import models
 from govnews.store.database import open_database, session_factory
@@ -29,7 +29,7 @@ class Command(ScrapyCommand):
         return (
             "Links every stored article again, oldest first: by declared URL, then by "
             "source agency, title, date and text. Run it after the agency registry has "
-            "grown (new sites crawled, data/agencies.toml edited). --since limits it to "
+            "grown (new sites crawled, the GOVNEWS_AGENCIES_FILE edited). --since limits it to "
             "articles published since DATE (2022-08-01), --site to one host. Fingerprints "
             "are computed by --workers processes (default: one per core). All changes are "
             "written in one transaction."
@@ -52,7 +52,7 @@ class Command(ScrapyCommand):
             raise UsageError(f"--since {opts.since!r} is not a date")
         engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
         with session_factory(engine)() as session:
-            registry = AgencyRegistry.load(session)
+            registry = AgencyRegistry.load(session, self.settings["GOVNEWS_AGENCIES_FILE"])
             changes = relink(session, registry, since=since, site=opts.site, workers=opts.workers)
             registry.save(session)
             session.commit()

@@ -29,7 +29,7 @@ from govnews.crawl import runlock
 from govnews.crawl.health import RunHealth, assess
 from govnews.crawl.runlock import lock_path
 from govnews.crawl.signals import page_failed
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.linker import Linker
 from govnews.store.database import open_database, session_factory
 from govnews.store.models import ArticleRow, CrawlRun

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from govnews.core import fingerprint as fp
 from govnews.core.timezone import utcnow
-from govnews.link.agencies.registry import AgencyRegistry, ResolveContext
+from govnews.link.agencies import AgencyRegistry, ResolveContext
 from govnews.link.declared import METHOD as DECLARED
 from govnews.link.declared import link_declared
 from govnews.link.graph import chain

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from govnews.core import fingerprint as fp
 from govnews.core.timezone import utcnow
-from govnews.link.agencies.registry import AgencyRegistry
+from govnews.link.agencies import AgencyRegistry
 from govnews.link.declared import CONFIDENCE as DECLARED_CONFIDENCE
 from govnews.link.declared import METHOD as DECLARED
 from govnews.link.linker import (

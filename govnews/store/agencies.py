@@ -1,4 +1,4 @@
-"""Tables of the agency registry (``govnews.link.agencies.registry``).
+"""Tables of the agency registry, ``govnews.link.agencies`` (its ``persistence`` module).
 
 ``agencies`` and ``agency_names`` are what the registry knows, ``agency_regions``
 the administrative divisions it parses names with, ``agency_unknown_names`` the
@@ -30,7 +30,8 @@ class Agency(Base):
     host: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
     region_code: Mapped[str | None] = mapped_column(String(6), index=True)
     region_name: Mapped[str | None] = mapped_column(String(64))
-    # 'curated' (data/agencies.toml) or 'page' (learned from a government page).
+    # 'curated' (the file of GOVNEWS_AGENCIES_FILE, by default the bundled
+    # govnews/link/agencies/agencies.toml) or 'page' (learned from a government page).
     origin: Mapped[str] = mapped_column(String(16))
 
 

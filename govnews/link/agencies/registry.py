@@ -2,358 +2,88 @@
 
 A repost names its original's publisher in words, not by URL: 漳州市农业农村局,
 漳州农业农村局 (short), 漳州市农业局 (former), 漳州市农业农村局网站 (the site), or
-市农业农村局 (no region). :func:`normalise_name` turns each spelling into a key;
-:class:`AgencyRegistry` maps keys to a :class:`KnownAgency` (canonical name,
-host, region code). It starts from the curated ``data/agencies.toml`` and learns
-from the meta tags of crawled government pages (:meth:`AgencyRegistry.learn`).
+市农业农村局 (no region). :func:`~govnews.link.agencies.names.normalise_name` turns
+each spelling into a key; :class:`AgencyRegistry` maps keys to a
+:class:`~govnews.link.agencies.records.KnownAgency` (canonical name, host, region
+code). It starts from the curated agencies file (the setting
+``GOVNEWS_AGENCIES_FILE``, by default the bundled
+``govnews/link/agencies/agencies.toml``: :mod:`~govnews.link.agencies.curated`)
+and learns from the meta tags of crawled government pages (:meth:`AgencyRegistry.learn`).
 
 A name without its region is completed from the page's context
-(:class:`ResolveContext`) only when exactly one registered agency fits; anything
-else is unknown, kept with its normalised name and counted for reporting
-(:func:`unknown_names`), never guessed. The registry is stored in the tables of
-``govnews.store.agencies`` (:meth:`AgencyRegistry.save`, :meth:`AgencyRegistry.load`).
+(:class:`~govnews.link.agencies.records.ResolveContext`) only when exactly one
+registered agency fits; anything else is unknown, kept with its normalised name
+and counted for reporting (:meth:`AgencyRegistry.unknown_names`), never guessed.
+Everything is in memory and resolving is dict lookups plus two caches (100,000
+names, exact, alias, suffixed, completed and unknown, well under a second per
+10,000: ``tests/test_registry.py``). The registry is stored in the tables of
+``govnews.store.agencies`` by :mod:`~govnews.link.agencies.persistence`
+(:meth:`AgencyRegistry.save`, :meth:`AgencyRegistry.load` delegate to it).
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session
 
-from govnews.store import agencies as tables
-
-NameKind = Literal["full", "short", "former", "site"]
-Method = Literal["exact", "alias", "completed"]
-Origin = Literal["curated", "page"]
-UnknownReason = Literal["empty", "not-a-name", "unregistered", "ambiguous", "no-context"]
-
-DEFAULT_AGENCIES_FILE = Path(__file__).with_name("agencies.toml")
-
-# Longer strings are not names (a whole info line, a paragraph): never stored.
-MAX_NAME_LENGTH = 100
+from govnews.link.agencies import persistence
+from govnews.link.agencies.curated import BUNDLED_AGENCIES_FILE, read_agencies_file
+from govnews.link.agencies.names import (
+    MAX_NAME_LENGTH,
+    NOT_A_NAME,
+    SPACE,
+    clean_host,
+    normalise_name,
+    normalise_parts,
+)
+from govnews.link.agencies.records import (
+    KnownAgency,
+    Method,
+    NameKind,
+    Origin,
+    Resolution,
+    ResolveContext,
+    Sightings,
+    UnknownName,
+    UnknownReason,
+)
+from govnews.link.agencies.regions import (
+    CODE,
+    GOVERNMENT_OF_REGION,
+    LEVEL_CHARS,
+    Region,
+    descends,
+    levels_of_code,
+    region_short_name,
+    tier,
+)
 
 # Completions and contexts remembered at most (a cache is emptied when full).
 _CACHE_SIZE = 65536
 _CONTEXT_CACHE_SIZE = 256
 
 # Which kind of name wins when two agencies claim one key.
-_KIND_RANK: dict[str, int] = {"site": 0, "former": 1, "short": 2, "full": 3}
+_KIND_RANK: dict[NameKind, int] = {"site": 0, "former": 1, "short": 2, "full": 3}
+# A stored kind of name; anything else is read as a site name.
+_KINDS: dict[str, NameKind] = {kind: kind for kind in _KIND_RANK}
 
-# ---------------------------------------------------------------------------
-# Normalisation
-# ---------------------------------------------------------------------------
-
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SOURCE_LABELS = (
-    "信息来源|文章来源|新闻来源|内容来源|稿件来源|来源单位|发布机构|发布单位|"
-    "稿源|来源|出处|转载自|转自|摘自|选自"
-)
-# A source label with its colon anywhere (the whole info line was passed) …
-_LABEL_INSIDE = re.compile(rf"(?:{_SOURCE_LABELS})\s*:")
-# … or at the start, colon optional (摘自漳州日报).
-_LABEL_START = re.compile(rf"^\s*(?:{_SOURCE_LABELS})\s*:?\s*")
-# The next field of an info line ends the name: 来源:X 作者:Y 点击:Z.
-_NEXT_FIELD = re.compile(
-    r"\s*(?:作者|责任编辑|编辑|记者|通讯员|摄影|点击(?:数|量|率)?|浏览(?:次数|量)?|阅读(?:数|量)?"
-    r"|发布(?:时间|日期)|更新时间|时间|日期|字号|字体)\s*:"
-    r"|\s+\d{4}\s*[-/.年]\s*\d{1,2}"
-)
-_OPEN = "([【〔〖"
-_CLOSE = ")]】〕〗"
-_BRACKETED = re.compile(
-    rf"[{re.escape(_OPEN)}]([^{re.escape(_OPEN + _CLOSE)}]*)[{re.escape(_CLOSE)}]"
-)
-_STRAY_BRACKET = re.compile(rf"[{re.escape(_OPEN + _CLOSE)}]")
-# Quotes around a name (《闽南日报》) and the dots of a brand (中国·漳州) go.
-_QUOTES = dict.fromkeys(map(ord, "《》〈〉「」『』“”‘’\"'·・"), None)
-# What 来源 says when it names no publisher: the page itself, nobody, "the internet".
-_NOT_A_NAME = re.compile(
-    r"本(?:网|站|报|台|刊|单位|机关|部门).*|佚名|未知|不详|无|网络|互联网|综合|原创|转载"
-)
-_SPACE = re.compile(r"\s+")
-_EDGE_PUNCT = ",.;:!?、，。；：！？…·・-—–_|/\\*#~"
-# Suffixes that name the site or channel of an agency rather than the agency.
-_SITE_SUFFIXES = (
-    "微信公众号",
-    "官方网站",
-    "门户网站",
-    "官方微博",
-    "公众号",
-    "门户网",
-    "网站",
-    "官网",
-    "门户",
-)
-# 网 names a site only after the name of an agency (漳州市农业农村局网),
-# not after a newspaper's or a portal's (漳州新闻网, 农民工法治网).
-_AGENCY_CHARS_BEFORE_NET = frozenset("局委厅办府院会部署处室所站心司馆队")
-_LEVEL_BEFORE_GOV_NET = frozenset("省市区县旗州民")
-
-
-@lru_cache(maxsize=131072)
-def _normalise_parts(text: str) -> tuple[str, tuple[str, ...]]:
-    """The normalised name of ``text`` and the contents of its bracketed annotations."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_QUOTES)
-    inside = _LABEL_INSIDE.search(text)
-    if inside is not None:
-        text = text[inside.start() :]
-    text = _LABEL_START.sub("", text, count=1)
-    nxt = _NEXT_FIELD.search(text)
-    if nxt is not None and nxt.start() > 0:
-        text = text[: nxt.start()]
-    notes: list[str] = []
-    while (match := _BRACKETED.search(text)) is not None:
-        notes.append(match.group(1))
-        text = f"{text[: match.start()]} {text[match.end() :]}"
-    text = _STRAY_BRACKET.sub(" ", text)
-    name = _clean(text)
-    annotations = tuple(note for note in (_clean(n) for n in notes) if note)
-    if not name and annotations:
-        # The whole name was bracketed: 【漳州市农业农村局】, （来源：漳州日报）.
-        name, annotations = annotations[0], annotations[1:]
-    return name, annotations
-
-
-def _clean(text: str) -> str:
-    """Labels, spaces, edge punctuation and site suffixes removed from one name."""
-    previous = None
-    while text != previous:
-        previous = text
-        text = _LABEL_START.sub("", text, count=1)
-        text = _SPACE.sub("", text).strip(_EDGE_PUNCT)
-        text = _strip_site_suffix(text)
-    return text
-
-
-def _strip_site_suffix(name: str) -> str:
-    """``name`` without a suffix naming its site (网站, 官网, 门户网站, 政府网, 网 …)."""
-    if name.endswith(_SITE_SUFFIXES):
-        for suffix in _SITE_SUFFIXES:
-            if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-                return name[: -len(suffix)]
-    if name.endswith("政府网"):
-        # 漳州市政府网 → 漳州市政府, but 中国政府网 is the name of a site.
-        return name[:-1] if len(name) >= 5 and name[-4] in _LEVEL_BEFORE_GOV_NET else name
-    if name.endswith("网") and len(name) >= 3 and name[-2] in _AGENCY_CHARS_BEFORE_NET:
-        return name[:-1]
-    return name
-
-
-def normalise_name(text: str) -> str:
-    """The lookup key of an agency name as a 来源 line or a meta tag writes it.
-
-    NFKC; 来源/信息来源/稿源 … labels and colons, the fields after the name
-    (作者:, 点击: …), bracketed annotations (【转载】, （记者 张三）), quotes,
-    spaces (full-width too), edge punctuation and suffixes naming the site
-    (网站, 官网, 门户网站, 政府网 → 政府, 局网 → 局) are removed. A name that is
-    wholly bracketed keeps its content. Names of newspapers and portals keep
-    their 网/报 (漳州新闻网, 漳州日报).
-    """
-    return _normalise_parts(text)[0]
-
-
-def _clean_host(value: str | None) -> str | None:
-    """A lower-case host name from a host, ``host:port`` or URL; None when empty."""
-    if not value:
-        return None
-    value = value.strip()
-    if "://" not in value:
-        value = "http://" + value
-    try:
-        host = urlsplit(value).hostname
-    except ValueError:
-        return None
-    return host.rstrip(".").lower() if host else None
-
-
-# ---------------------------------------------------------------------------
-# Regions
-# ---------------------------------------------------------------------------
-
-_CODE = re.compile(r"\d{6}")
-_LEVEL_CHARS = frozenset("省市区县旗")
-_REGION_SUFFIXES = ("自治区", "自治州", "自治县", "自治旗", "省", "市", "区", "县", "旗")
-_GOVERNMENT_OF_REGION = re.compile(r"(.{2,12}[省市区县旗州])人民政府")
-_CONTEXT_FIELDS = ("title", "original_title", "category")
+# A ContentSource ending so names a unit of the page's agency (…局办公室) …
 _UNIT_SUFFIXES = ("科", "处", "室", "股", "站", "所", "中心", "队", "办", "组")
+# … and a SiteName ending so an agency, not a brand of its site (中国·漳州).
 _AGENCY_SUFFIXES = (
     "局", "委", "厅", "办", "政府", "院", "会", "部", "署", "处", "室", "所", "站", "中心",
     "司", "馆", "队",
 )  # fmt: skip
 
-
-def region_short_name(name: str) -> str | None:
-    """The region's name without its level (漳州市 → 漳州), or None when too short."""
-    for suffix in _REGION_SUFFIXES:
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return None
-
-
-def _tier(code: str) -> int:
-    """0 for a province, 1 for a prefecture, 2 for a county-level region."""
-    if code.endswith("0000"):
-        return 0
-    return 1 if code.endswith("00") else 2
-
-
-def _descends(child: str, parent: str) -> bool:
-    """Whether region ``child`` is ``parent`` or lies within it (by code)."""
-    if child == parent:
-        return True
-    if parent.endswith("0000"):
-        return child[:2] == parent[:2]
-    return parent.endswith("00") and child[:4] == parent[:4]
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    """An administrative division: 6-digit code, current and former names."""
-
-    code: str
-    name: str
-    former: tuple[str, ...] = ()
-    former_codes: tuple[str, ...] = ()
-    origin: Origin = "curated"
-
-
-# ---------------------------------------------------------------------------
-# Records
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KnownAgency:
-    """A registered agency: canonical name, site host, region."""
-
-    name: str
-    host: str | None
-    region_code: str | None
-    region_name: str | None
-    origin: Origin = "curated"
-
-
-@dataclass(frozen=True, slots=True)
-class ResolveContext:
-    """What a page says about where it is, for completing names without a region.
-
-    The page tier: ``regions``, region names or codes seen on the page (漳州,
-    芗城区, 350600); ``texts``, short texts searched for region names when a
-    name needs completing (title, breadcrumb, column: 漳州 and 芗城 count);
-    ``body``, searched for full region names only (芗城区, not 芗城: 华安 is
-    in 中华安全); ``agencies``, other agency names on the page, whose regions
-    count as the page's. Then ``related_regions`` (regions of related
-    articles), then ``default_region`` (a local portal's region). The first
-    tier in which an agency fits decides.
-    """
-
-    regions: tuple[str, ...] = ()
-    agencies: tuple[str, ...] = ()
-    related_regions: tuple[str, ...] = ()
-    default_region: str | None = None
-    texts: tuple[str, ...] = ()
-    body: str = ""
-
-    @classmethod
-    def of(
-        cls,
-        article: object,
-        *,
-        related_regions: Sequence[str] = (),
-        default_region: str | None = None,
-    ) -> ResolveContext:
-        """The context of an article (an ``Article`` item or row): its title, column, body."""
-        texts = tuple(
-            value
-            for value in (getattr(article, name, None) for name in _CONTEXT_FIELDS)
-            if isinstance(value, str) and value
-        )
-        body = getattr(article, "body_text", None)
-        return cls(
-            related_regions=tuple(related_regions),
-            default_region=default_region,
-            texts=texts,
-            body=body if isinstance(body, str) else "",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """What a 来源 name resolved to.
-
-    ``name`` is the normalised name (kept for reporting when unknown);
-    ``method`` is ``exact`` (the canonical name), ``alias`` (a short, former or
-    site name; ``kind`` says which) or ``completed`` (a name without its
-    region, completed from the name's own region or the context). When
-    unknown, ``reason`` says why and ``candidates`` names the agencies that fit
-    an ambiguous name.
-    """
-
-    name: str
-    agency: KnownAgency | None = None
-    method: Method | None = None
-    kind: NameKind | None = None
-    reason: UnknownReason | None = None
-    candidates: tuple[str, ...] = ()
-
-    @property
-    def unknown(self) -> bool:
-        """True when no agency was found."""
-        return self.agency is None
-
-    @property
-    def how(self) -> str:
-        """``method`` when resolved, else ``reason``: one word for a report or a column."""
-        return self.method or self.reason or "unregistered"
-
-    @property
-    def host(self) -> str | None:
-        """The agency's site host, if resolved."""
-        return self.agency.host if self.agency else None
-
-    @property
-    def region_code(self) -> str | None:
-        """The agency's region code, if resolved."""
-        return self.agency.region_code if self.agency else None
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownName:
-    """A normalised name that resolved to no agency, how often, and one raw spelling."""
-
-    name: str
-    count: int
-    example: str
-
-
 # The region codes of a context, strongest tier first: page, related articles, default.
 _Tiers = tuple[frozenset[str], ...]
-
-
-@dataclass(slots=True)
-class _Seen:
-    """Counts of an unknown name."""
-
-    example: str
-    seen: int
-    first: datetime
-    last: datetime
-
-
-# ---------------------------------------------------------------------------
-# The registry
-# ---------------------------------------------------------------------------
 
 
 class AgencyRegistry:
@@ -378,46 +108,22 @@ class AgencyRegistry:
         self._completions: dict[tuple[str, frozenset[str], _Tiers], Resolution] = {}
         self._tiers: dict[ResolveContext, _Tiers] = {}
         self._cache_version = 0
-        self._unknown: dict[str, _Seen] = {}
+        self._unknown: dict[str, Sightings] = {}
         self._unknown_pending: Counter[str] = Counter()
         self.conflicts: list[str] = []
 
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def from_toml(cls, path: str | Path = DEFAULT_AGENCIES_FILE) -> AgencyRegistry:
-        """A registry of the curated file (``data/agencies.toml`` by default)."""
+    def from_toml(cls, path: str | Path = BUNDLED_AGENCIES_FILE) -> AgencyRegistry:
+        """A registry of a curated agencies file (the bundled one by default)."""
         registry = cls()
         registry.read_toml(path)
         return registry
 
     def read_toml(self, path: str | Path) -> None:
         """Add the ``[[region]]`` and ``[[agency]]`` tables of a curated TOML file."""
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-        for entry in data.get("region", []):
-            self.add_region(
-                _text(entry, "code", path),
-                _text(entry, "name", path),
-                former=_texts(entry, "former", path),
-                former_codes=_texts(entry, "former_codes", path),
-            )
-        for entry in data.get("agency", []):
-            name = _text(entry, "name", path)
-            code = entry.get("region_code")
-            region_name = entry.get("region_name")
-            if code is not None and region_name is not None:
-                known = self._regions.get(self.canonical_code(str(code)) or "")
-                if known is None or region_name not in (known.name, *known.former):
-                    raise ValueError(f"{path}: {name}: region {code} is not {region_name!r}")
-            self.add_agency(
-                name,
-                host=entry.get("host"),
-                region_code=None if code is None else str(code),
-                short=_texts(entry, "short", path),
-                former=_texts(entry, "former", path),
-                site=_texts(entry, "site", path),
-            )
+        read_agencies_file(self, path)
 
     def add_region(
         self,
@@ -429,7 +135,7 @@ class AgencyRegistry:
         origin: Origin = "curated",
     ) -> Region:
         """Register a region (a curated one is not changed by a learned one)."""
-        if not _CODE.fullmatch(code):
+        if not CODE.fullmatch(code):
             raise ValueError(f"region code must be 6 digits: {code!r}")
         existing = self._regions.get(code)
         if existing is not None and existing.origin == "curated" and origin == "page":
@@ -486,12 +192,10 @@ class AgencyRegistry:
             code = self._region_in_name(canonical)
         agency = self._agencies.get(canonical)
         if agency is None:
-            agency = KnownAgency(
-                canonical, _clean_host(host), code, self._region_name(code), origin
-            )
+            agency = KnownAgency(canonical, clean_host(host), code, self._region_name(code), origin)
             self._put(agency)
         else:
-            self._fill(agency, _clean_host(host), code)
+            self._fill(agency, clean_host(host), code)
         self._add_name(canonical, canonical, "full")
         aliases: tuple[tuple[NameKind, Iterable[str]], ...] = (
             ("short", short),
@@ -568,7 +272,7 @@ class AgencyRegistry:
 
     def agencies_at(self, host: str) -> list[KnownAgency]:
         """The agencies whose site is on ``host`` (a county portal may hold several)."""
-        key = _clean_host(host) or ""
+        key = clean_host(host) or ""
         return [self._agencies[name] for name in sorted(self._by_host.get(key, ()))]
 
     def names_of(self, agency: str) -> dict[str, NameKind]:
@@ -583,16 +287,16 @@ class AgencyRegistry:
     def canonical_code(self, code: str) -> str | None:
         """A 6-digit region code, former codes mapped to current; None when malformed."""
         code = code.strip()
-        if not _CODE.fullmatch(code):
+        if not CODE.fullmatch(code):
             return None
         return self._code_alias.get(code, code)
 
     def region_codes(self, name: str) -> frozenset[str]:
         """The codes of a region name or short name (several when it is ambiguous)."""
         value = unicodedata.normalize("NFKC", name).strip()
-        if _CODE.fullmatch(value):
+        if CODE.fullmatch(value):
             return frozenset({self._code_alias.get(value, value)})
-        return self._region_names.get(_SPACE.sub("", value), frozenset())
+        return self._region_names.get(SPACE.sub("", value), frozenset())
 
     def find_regions(self, text: str, *, short_forms: bool = True) -> tuple[str, ...]:
         """Codes of the regions named in ``text``, in order of first mention.
@@ -647,13 +351,13 @@ class AgencyRegistry:
         """Resolve a 来源 name; unknown names are counted unless ``record`` is False."""
         if not source_name:
             return Resolution(name="", reason="empty")
-        key, notes = _normalise_parts(source_name)
+        key, notes = normalise_parts(source_name)
         if not key:
             return Resolution(name="", reason="empty")
         hit = self.known(source_name)
         if hit is not None:
             return hit
-        if _NOT_A_NAME.fullmatch(key):
+        if NOT_A_NAME.fullmatch(key):
             return Resolution(name=key, reason="not-a-name")
         note_regions: frozenset[str] = frozenset()
         for note in notes:
@@ -677,7 +381,7 @@ class AgencyRegistry:
         What :meth:`resolve` finds without context, cheaply; None means the name
         needs completing from context, or is unknown.
         """
-        key, notes = _normalise_parts(source_name)
+        key, notes = normalise_parts(source_name)
         for name in (key, *notes):
             hit = self._lookup(name) if name else None
             if hit is not None:
@@ -706,7 +410,7 @@ class AgencyRegistry:
         else:
             named = note_regions or None
             options = []
-            if rest[0] in _LEVEL_CHARS and len(rest) >= 3:
+            if rest[0] in LEVEL_CHARS and len(rest) >= 3:
                 options.append((rest[1:], rest[0]))
             options.append((rest, None))
         for stem, level in options:
@@ -740,7 +444,7 @@ class AgencyRegistry:
                     code
                     for code in codes
                     if code != region
-                    and _tier(code) == _tier(region)
+                    and tier(code) == tier(region)
                     and (level is None or level in self._levels(code))
                 ]
                 if rivals:
@@ -781,7 +485,7 @@ class AgencyRegistry:
         tiers = [frozenset(page), frozenset(self._codes(context.related_regions))]
         if context.default_region:
             tiers.append(frozenset(self._codes((context.default_region,))))
-        return tuple(tier for tier in tiers if tier)
+        return tuple(codes for codes in tiers if codes)
 
     def _codes(self, values: Iterable[str]) -> Iterator[str]:
         """Region codes of names or codes."""
@@ -807,7 +511,7 @@ class AgencyRegistry:
         """The codes of the last region prefix that lie within every earlier one."""
         codes = prefixes[-1]
         for outer in prefixes[:-1]:
-            codes = frozenset(c for c in codes if any(_descends(c, o) for o in outer))
+            codes = frozenset(c for c in codes if any(descends(c, o) for o in outer))
         return codes
 
     def _region_in_name(self, name: str) -> str | None:
@@ -826,11 +530,7 @@ class AgencyRegistry:
         if not code:
             return frozenset()
         region = self._regions.get(code)
-        if region is not None:
-            return frozenset(name[-1] for name in (region.name, *region.former))
-        if code.endswith("0000"):
-            return frozenset("省市")
-        return frozenset("市") if code.endswith("00") else frozenset("区县市旗")
+        return region.levels if region is not None else levels_of_code(code)
 
     def _ensure_stems(self) -> None:
         """Rebuild the index of names without their region (农业农村局 → agencies)."""
@@ -867,14 +567,14 @@ class AgencyRegistry:
         A ContentSource naming a unit of the agency (…局办公室) becomes a
         ``site`` alias. Returns the page's agency, or None.
         """
-        page_host = _clean_host(host) or _clean_host(site_domain)
+        page_host = clean_host(host) or clean_host(site_domain)
         if page_host is None:
             return None
         code = self._site_region(site_id_code)
         name = normalise_name(site_name) if site_name else ""
         agency: KnownAgency | None = None
         owner = self._owner_of(page_host)
-        if 2 <= len(name) <= MAX_NAME_LENGTH and not _NOT_A_NAME.fullmatch(name):
+        if 2 <= len(name) <= MAX_NAME_LENGTH and not NOT_A_NAME.fullmatch(name):
             self._learn_region_name(name, code)
             hit = self._names.get(name)
             if hit is not None:
@@ -935,7 +635,7 @@ class AgencyRegistry:
     def _lacks_region(self, name: str) -> bool:
         """Whether ``name`` is a name without its region (市农业农村局, 农业农村局)."""
         self._ensure_stems()
-        return name[0] in _LEVEL_CHARS or name in self._stems or name[1:] in self._stems
+        return name[0] in LEVEL_CHARS or name in self._stems or name[1:] in self._stems
 
     def _site_region(self, site_id_code: str | None) -> str | None:
         """The region code of a SiteIDCode (its first six digits), if it has one."""
@@ -948,7 +648,7 @@ class AgencyRegistry:
         """A site named X市人民政府 names its region X市, if the code was unnamed."""
         if code is None or code in self._regions:
             return
-        match = _GOVERNMENT_OF_REGION.fullmatch(name)
+        match = GOVERNMENT_OF_REGION.fullmatch(name)
         if match is not None:
             self.add_region(code, match.group(1), origin="page")
 
@@ -969,7 +669,7 @@ class AgencyRegistry:
         now = datetime.now(UTC)
         seen = self._unknown.get(key)
         if seen is None:
-            self._unknown[key] = _Seen(raw.strip()[:500], 1, now, now)
+            self._unknown[key] = Sightings(raw.strip()[:500], 1, now, now)
         else:
             seen.seen += 1
             seen.last = now
@@ -984,7 +684,7 @@ class AgencyRegistry:
         ]
         return sorted(rows, key=lambda row: (-row.count, row.name))
 
-    # -- persistence --------------------------------------------------------
+    # -- persistence (the SQL is in govnews.link.agencies.persistence) --------
 
     def save(self, session: Session) -> None:
         """Write the registry into the session's database (the caller commits).
@@ -993,73 +693,18 @@ class AgencyRegistry:
         names add the counts seen since the last save or load, and rows of
         names that are now known are removed.
         """
-        tables.create_tables(session.connection())
-        rows = {row.name: row for row in session.scalars(select(tables.Agency))}
-        for agency in self._agencies.values():
-            row = rows.get(agency.name)
-            if row is None:
-                row = tables.Agency(name=agency.name)
-                session.add(row)
-                rows[agency.name] = row
-            row.host, row.origin = agency.host, agency.origin
-            row.region_code, row.region_name = agency.region_code, agency.region_name
-        session.flush()
-        names = {row.name_key: row for row in session.scalars(select(tables.AgencyName))}
-        for key, (canonical, kind) in self._names.items():
-            name_row = names.get(key)
-            if name_row is None:
-                session.add(
-                    tables.AgencyName(name_key=key, agency_id=rows[canonical].id, kind=kind)
-                )
-            else:
-                name_row.agency_id, name_row.kind = rows[canonical].id, kind
-        regions = {row.name: row for row in session.scalars(select(tables.AgencyRegion))}
-        for region in self._regions.values():
-            spellings = ((region.name, "current"), *((n, "former") for n in region.former))
-            for name, region_kind in spellings:
-                region_row = regions.get(name)
-                if region_row is None:
-                    region_row = tables.AgencyRegion(name=name)
-                    session.add(region_row)
-                    regions[name] = region_row
-                region_row.code, region_row.kind = region.code, region_kind
-                region_row.origin = region.origin
-        self._save_unknown(session)
-        session.flush()
-
-    def _save_unknown(self, session: Session) -> None:
-        """Add the pending counts of unknown names; drop rows of names now known."""
-        for key, count in self._unknown_pending.items():
-            seen = self._unknown[key]
-            row = session.get(tables.AgencyUnknownName, key)
-            if row is None:
-                session.add(
-                    tables.AgencyUnknownName(
-                        name_key=key,
-                        example=seen.example,
-                        seen=count,
-                        first_seen_at=seen.first,
-                        last_seen_at=seen.last,
-                    )
-                )
-            else:
-                row.seen += count
-                row.last_seen_at = seen.last
-        self._unknown_pending.clear()
-        session.flush()
-        stored = session.scalars(select(tables.AgencyUnknownName.name_key)).all()
-        known = [key for key in stored if key in self._names]
-        for start in range(0, len(known), 500):
-            chunk = known[start : start + 500]
-            session.execute(
-                delete(tables.AgencyUnknownName).where(tables.AgencyUnknownName.name_key.in_(chunk))
-            )
+        persistence.save(self, session)
 
     @classmethod
     def load(
-        cls, session: Session, path: str | Path | None = DEFAULT_AGENCIES_FILE
+        cls, session: Session, path: str | Path | None = BUNDLED_AGENCIES_FILE
     ) -> AgencyRegistry:
-        """The curated file (``path``; None for none) and what the database holds."""
+        """The curated file (``path``; None for none) and what the database holds.
+
+        The crawl and the commands pass the file of the setting
+        ``GOVNEWS_AGENCIES_FILE``; the default, the bundled file, is for
+        library use and tests.
+        """
         registry = cls.from_toml(path) if path is not None else cls()
         return registry.merge(session)
 
@@ -1068,79 +713,64 @@ class AgencyRegistry:
 
         A database without the registry's tables adds nothing.
         """
-        if not inspect(session.connection()).has_table(tables.Agency.__tablename__):
-            return self
-        for region_row in session.scalars(
-            select(tables.AgencyRegion).order_by(tables.AgencyRegion.kind)
-        ):
-            origin: Origin = "curated" if region_row.origin == "curated" else "page"
-            existing = self._regions.get(region_row.code)
-            if region_row.kind == "current":
-                if existing is None or existing.origin == "page":
-                    self.add_region(region_row.code, region_row.name, origin=origin)
-            elif existing is not None and region_row.name not in (existing.name, *existing.former):
-                self.add_region(
-                    existing.code, existing.name, former=(region_row.name,), origin=existing.origin
-                )
-        by_id: dict[int, str] = {}
-        for row in session.scalars(select(tables.Agency).order_by(tables.Agency.id)):
-            by_id[row.id] = row.name
-            agency = self._agencies.get(row.name)
-            if agency is None:
-                origin = "curated" if row.origin == "curated" else "page"
-                self._put(KnownAgency(row.name, row.host, row.region_code, row.region_name, origin))
-            elif agency.origin == "page":
-                self._fill(agency, row.host, row.region_code)
-        for name_row in session.scalars(select(tables.AgencyName)):
-            canonical = by_id.get(name_row.agency_id)
-            if canonical is not None and name_row.name_key not in self._names:
-                kind = name_row.kind if name_row.kind in _KIND_RANK else "site"
-                self._add_name(name_row.name_key, canonical, kind)  # type: ignore[arg-type]
-        for unknown in session.scalars(select(tables.AgencyUnknownName)):
-            pending = self._unknown_pending.get(unknown.name_key, 0)
-            current = self._unknown.get(unknown.name_key)
-            self._unknown[unknown.name_key] = _Seen(
-                unknown.example,
-                unknown.seen + pending,
-                unknown.first_seen_at,
-                current.last if current else unknown.last_seen_at,
-            )
-        self._stems_dirty = True
-        return self
+        return persistence.merge(self, session)
 
+    # What persistence reads …
 
-def unknown_names(
-    source: Session | AgencyRegistry, *, limit: int | None = None
-) -> list[UnknownName]:
-    """The names seen but not resolved, with counts, most frequent first.
+    def name_keys(self) -> Iterator[tuple[str, str, NameKind]]:
+        """Every name key with its agency's canonical name and its kind."""
+        for key, (canonical, kind) in list(self._names.items()):
+            yield key, canonical, kind
 
-    From a registry: what it has seen (and loaded); from a session: the stored
-    ``agency_unknown_names`` rows.
-    """
-    if isinstance(source, AgencyRegistry):
-        rows = source.unknown_names()
-        return rows if limit is None else rows[:limit]
-    if not inspect(source.connection()).has_table(tables.AgencyUnknownName.__tablename__):
-        return []
-    query = select(tables.AgencyUnknownName).order_by(
-        tables.AgencyUnknownName.seen.desc(), tables.AgencyUnknownName.name_key
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [UnknownName(row.name_key, row.seen, row.example) for row in source.scalars(query)]
+    def knows_key(self, key: str) -> bool:
+        """Whether a normalised name is a name of a registered agency."""
+        return key in self._names
 
+    def regions(self) -> list[Region]:
+        """The registered regions."""
+        return list(self._regions.values())
 
-def _text(entry: dict[str, Any], key: str, path: str | Path) -> str:
-    """A required string of a TOML table."""
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{path}: {key} must be a non-empty string in {entry!r}")
-    return value.strip()
+    def take_unknown_counts(self) -> list[tuple[str, int, Sightings]]:
+        """The unknown names counted since the last call (or load), their counts, sightings."""
+        counts = [(key, count, self._unknown[key]) for key, count in self._unknown_pending.items()]
+        self._unknown_pending.clear()
+        return counts
 
+    # … and how what it stored joins a registry: what the registry has wins.
 
-def _texts(entry: dict[str, Any], key: str, path: str | Path) -> tuple[str, ...]:
-    """An optional list of strings of a TOML table."""
-    value = entry.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f"{path}: {key} must be a list of strings in {entry!r}")
-    return tuple(item.strip() for item in value if item.strip())
+    def merge_region(self, code: str, name: str, *, current: bool, origin: Origin) -> None:
+        """A stored spelling of a region (a curated region keeps its current name).
+
+        A current name registers the region unless this registry has it curated;
+        a former name is added to a region this registry has.
+        """
+        existing = self._regions.get(code)
+        if current:
+            if existing is None or existing.origin == "page":
+                self.add_region(code, name, origin=origin)
+        elif existing is not None and name not in (existing.name, *existing.former):
+            self.add_region(existing.code, existing.name, former=(name,), origin=existing.origin)
+
+    def merge_agency(self, stored: KnownAgency) -> None:
+        """A stored agency: new, or filling what a learned one lacks (a curated one wins)."""
+        agency = self._agencies.get(stored.name)
+        if agency is None:
+            self._put(stored)
+        elif agency.origin == "page":
+            self._fill(agency, stored.host, stored.region_code)
+
+    def merge_name(self, key: str, canonical: str, kind: str) -> None:
+        """A stored name key of a registered agency, unless the key is already a name."""
+        if key not in self._names:
+            self._add_name(key, canonical, _KINDS.get(kind, "site"))
+
+    def merge_unknown(self, key: str, stored: Sightings) -> None:
+        """Stored counts of an unknown name, plus those counted here and not yet saved."""
+        pending = self._unknown_pending.get(key, 0)
+        current = self._unknown.get(key)
+        self._unknown[key] = Sightings(
+            stored.example,
+            stored.seen + pending,
+            stored.first,
+            current.last if current else stored.last,
+        )
