@@ -144,8 +144,9 @@ def cms_sites(count: int) -> list[Site]:
     """The first ``count`` agency sites of the Fujian CMS family, on ``gen-`` hosts.
 
     Not Zhangzhou's: the curated agency registry
-    (``govnews/link/agencies/agencies.toml``) puts those agencies on their real hosts, so that every article of a ``gen-`` copy, signed
-    by its agency, would be taken for a repost from another site and matched.
+    (``govnews/link/agencies/agencies.toml``) puts those agencies on their real hosts,
+    so that every article of a ``gen-`` copy, signed by its agency, would be taken for
+    a repost from another site and matched.
     """
     chosen = [
         s
