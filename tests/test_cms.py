@@ -1,7 +1,10 @@
 """CMS rules on whole pages of each family: the exact record, the rule named, no false matches.
 
 Each page in tests/fixtures/cms/ is stored as its server sends it (GBK pages declare
-gb2312); next to it ``<name>.json`` holds the hand-written record.
+gb2312); next to it ``<name>.json`` holds the hand-written record. Its name starts with
+the family that reads it (``xxgk_<family>_…`` when the 政府信息公开 table is laid over it).
+Every family of the registry (``FAMILIES``) is run on every page: a new family must say
+here which pages it recognises, and is checked against all the others' pages.
 """
 
 from __future__ import annotations
@@ -14,16 +17,12 @@ from pathlib import Path
 import pytest
 
 from govnews.extract import extract_article
-from govnews.extract.cms import (
-    CMS_RULES,
-    fujian,
-    hanweb,
-    info_table,
-    match_cms,
-    trs,
-    ucap,
-    xxgk,
-)
+from govnews.extract.cms import FAMILIES, PAGINGS, Family, match_cms
+from govnews.extract.cms import hanweb as hanweb_family
+from govnews.extract.cms import trs as trs_family
+from govnews.extract.cms.hanweb import ajax_params, jpage_options, parse_datastore
+from govnews.extract.cms.trs import trs_pages
+from govnews.extract.cms.xxgk import info_table
 from govnews.extract.page import Page, visible_text
 from tests.conftest import SEED_ORIGINAL, SEED_REPOST, snapshot_file
 
@@ -53,13 +52,13 @@ RULE_OF = {
     "xxgk_hanweb_wuxi": "cms:hanweb+xxgk",
     "xxgk_plain_xinjin": "cms:xxgk",
 }
-# Every page a rule may recognise on its own (all other pages: None).
+# Per family of the registry, every page its rule may recognise on its own (others: None).
 RECOGNISES = {
-    fujian: {"snapshot_fujian"},
-    trs: {"trs_nynct_fujian", "trs_jxt_sichuan", "xxgk_trs_agri_hunan"},
-    hanweb: {"hanweb_rlsbt_zj", "hanweb_nyncj_zibo", "xxgk_hanweb_wuxi"},
-    ucap: {"ucap_gxzf", "ucap_sthjt_shaanxi"},
-    xxgk: {"xxgk_trs_agri_hunan", "xxgk_hanweb_wuxi", "xxgk_plain_xinjin"},
+    "fujian": {"snapshot_fujian"},
+    "trs": {"trs_nynct_fujian", "trs_jxt_sichuan", "xxgk_trs_agri_hunan"},
+    "hanweb": {"hanweb_rlsbt_zj", "hanweb_nyncj_zibo", "xxgk_hanweb_wuxi"},
+    "ucap": {"ucap_gxzf", "ucap_sthjt_shaanxi"},
+    "xxgk": {"xxgk_trs_agri_hunan", "xxgk_hanweb_wuxi", "xxgk_plain_xinjin"},
 }
 SNAPSHOTS = {"snapshot_fujian": SEED_ORIGINAL, "snapshot_nocms": SEED_REPOST}
 # What each rule itself reads off its pages: the title shown, the date text, the source.
@@ -120,7 +119,10 @@ def as_record(article) -> dict:
 def test_every_page_has_its_record_and_rule() -> None:
     assert set(PAGES) == set(RULE_OF)
     assert all((FIXTURES / f"{name}.json").exists() for name in PAGES)
-    assert set(CMS_RULES) == set(RECOGNISES)
+    assert set(RECOGNISES) == {family.name for family in FAMILIES}
+    assert all(RECOGNISES[family.name] for family in FAMILIES)  # each reads a page of its own
+    names = {family.name for family in FAMILIES}
+    assert all(name.split("_")[0] in names for name in PAGES)  # pages named by their family
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -157,11 +159,12 @@ def test_same_record_without_the_gov_meta_tags(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", [*PAGES, *SNAPSHOTS])
-@pytest.mark.parametrize("rule", list(RECOGNISES), ids=lambda rule: rule.__name__)
-def test_rule_recognises_only_its_family(rule, name: str) -> None:
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.name)
+def test_rule_recognises_only_its_family(family: Family, name: str) -> None:
     body, url = page_bytes(name)
-    parts = rule(Page.from_bytes(body, url))
-    assert (parts is not None) == (name in RECOGNISES[rule])
+    parts = family.match(Page.from_bytes(body, url))
+    assert (parts is not None) == (name in RECOGNISES[family.name])
+    assert parts is None or parts.name == family.name  # provenance: cms:<family>
 
 
 def test_snapshot_pages_keep_their_rules() -> None:
@@ -215,12 +218,12 @@ def test_info_table_is_cut_from_a_body_that_holds_it() -> None:
 def test_hanweb_markers_alone_give_the_body_between_them() -> None:
     body, url = page_bytes("hanweb_nyncj_zibo")
     page = Page.from_bytes(body, url)
-    parts = hanweb(page)
+    parts = hanweb_family.match(page)
     assert parts is not None and parts.source == "淄博市农业农村局"
     assert parts.date_text == "2022-08-18 15:26"
     text = visible_text(parts.body)
     assert text.startswith("8月中旬以来") and "分享到" not in text and "发布日期" not in text
-    assert hanweb(page).body is parts.body  # asking again finds the same element
+    assert hanweb_family.match(page).body is parts.body  # asking again finds the same element
 
 
 def test_no_rule_on_a_page_without_cms_markup() -> None:
@@ -271,7 +274,72 @@ def test_trs_by_its_url_and_container_without_the_editor_class() -> None:
     html = "<html><body><h1>标题一二三四</h1><div id='zoom'>" + DOCUMENT + "</div></body></html>"
     trs_url = "http://nyj.example.gov.cn/gzdt/202208/t20220818_5978123.htm"
     page = Page.from_bytes(html.encode(), trs_url)
-    parts = trs(page)
+    parts = trs_family.match(page)
     assert parts is not None and parts.body.get("id") == "zoom"
-    assert trs(Page.from_bytes(html.encode(), "http://nyj.example.gov.cn/gzdt/1.htm")) is None
-    assert hanweb(Page.from_bytes(html.encode(), trs_url)) is None
+    elsewhere = Page.from_bytes(html.encode(), "http://nyj.example.gov.cn/gzdt/1.htm")
+    assert trs_family.match(elsewhere) is None
+    assert hanweb_family.match(Page.from_bytes(html.encode(), trs_url)) is None
+
+
+# --- listing rules: what the sites spider pages by (pagination.kind) ---------------------------
+
+
+def test_paging_kinds_are_named_once() -> None:
+    pagings = [family.paging for family in FAMILIES if family.paging is not None]
+    assert set(PAGINGS) == {paging.kind for paging in pagings} == {"trs", "hanweb"}
+    for paging in pagings:  # a variant may share its family's paging, not take its name
+        assert PAGINGS[paging.kind] is paging
+    assert not {"none", "links"} & set(PAGINGS)  # the sites file's generic kinds
+
+
+@pytest.mark.parametrize(
+    ("scripts", "pages"),
+    [
+        ('createPageHTML(2, 0, "index", "htm");', (2, 0, "index", "htm")),
+        (
+            "function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}\n"
+            "var countPage = 5//共多少页\nvar currentPage = 3;\n"
+            "createPageHTML(countPage, currentPage, 'index', 'html');",
+            (5, 3, "index", "html"),
+        ),
+        (
+            "createPageHTML('page-div', 38, 1, 'index', 'shtml', 20, 742);",
+            (38, 1, "index", "shtml"),
+        ),
+        ("function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}", None),
+    ],
+)
+def test_trs_page_count(scripts: str, pages: tuple[int, int, str, str] | None) -> None:
+    found = trs_pages(scripts)
+    read = (found.count, found.current, found.name, found.ext) if found else None
+    assert read == pages
+
+
+def test_dataproxy_form_from_every_place_a_jcms_page_puts_it() -> None:
+    store = parse_datastore(
+        '<datastore><nextgroup><![CDATA[<a href="/module/web/jpage/dataproxy.jsp?page=1&appid=1'
+        '&webid=9&path=/&columnid=33718&unitid=212860&permissiontype=0"></a>]]></nextgroup>'
+        "<recordset><record><![CDATA[<li><a href='/art/2022/8/1/art_33718_1.html'>a</a></li>]]>"
+        "</record></recordset></datastore>",
+        unit="212860",
+    )
+    assert store is not None and store.total is None and len(store.records) == 1
+    inline = "$('#212860').jpage({totalRecord:40,perPage:15,ajaxParam:{col:1,columnid:33718}});"
+    options = jpage_options(inline, "212860")
+    assert options is not None and options["totalRecord"] == "40"
+    assert ajax_params(inline, store, options) == {"col": "1", "columnid": "33718"}
+    variable = (
+        "var p = {col:1,webid:9,columnid:33718,webname:'江苏省人民政府'};\n"
+        "$('#212860').jpage({ajaxParam:p});"
+    )
+    assert ajax_params(variable, store, {"ajaxParam": "p"})["webname"] == "江苏省人民政府"
+    by_unit = "var param_212860 = {col:1,columnid:33718,sourceContentType:1};"
+    assert ajax_params(by_unit, store, {})["sourceContentType"] == "1"
+    assert ajax_params("", store, {}) == {
+        "appid": "1",
+        "webid": "9",
+        "path": "/",
+        "columnid": "33718",
+        "unitid": "212860",
+        "permissiontype": "0",
+    }  # the <nextgroup> link's query

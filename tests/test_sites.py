@@ -29,16 +29,12 @@ from govnews.core.urls import url_key
 from govnews.crawl.signals import page_failed
 from govnews.crawl.sitesfile import SitesConfigError, load_sites
 from govnews.extract import extract_article
+from govnews.extract.cms import PAGINGS
+from govnews.extract.cms.hanweb import Window
+from govnews.extract.cms.trs import trs_pages
 from govnews.items import Article
-from govnews.mirror.addon import SnapshotServer
-from govnews.spiders.sites import (
-    SitesSpider,
-    Window,
-    ajax_params,
-    jpage_options,
-    parse_datastore,
-    trs_pages,
-)
+from govnews.mirror import SnapshotServer
+from govnews.spiders.sites import SitesSpider
 from govnews.store import models
 from tests.conftest import (
     ROOT,
@@ -160,6 +156,22 @@ def test_unreadable_files(tmp_path: Path) -> None:
         load_sites(sites_file(tmp_path, head="[[site]]\nname = 'a'\n"))
 
 
+def test_pagination_kinds_are_the_families_and_links(tmp_path: Path) -> None:
+    """A family's paging kind (and its options) is accepted without a line in the sites file."""
+    for kind, paging in PAGINGS.items():
+        options = "".join(f"{option} = {n}\n" for n, option in enumerate(paging.options, 2))
+        table = GOOD + PAGES + f"kind = '{kind}'\n" + options
+        [site] = load_sites(sites_file(tmp_path, table)).sites
+        assert site.pagination.kind == kind
+        assert site.pagination.options == {o: n for n, o in enumerate(paging.options, 2)}
+    hanweb = GOOD + PAGES + "kind = 'hanweb'\nwindow = 30"
+    assert load_sites(sites_file(tmp_path, hanweb)).sites[0].pagination.options == {"window": 30}
+    with pytest.raises(SitesConfigError) as raised:
+        load_sites(sites_file(tmp_path, GOOD + PAGES + "kind = 'pages'"))
+    kinds = ", ".join(map(repr, ["none", "links", *PAGINGS]))
+    assert f"must be one of {kinds}, not 'pages'" in str(raised.value)
+
+
 # --- the spider's callbacks --------------------------------------------------------------------
 
 
@@ -233,29 +245,6 @@ def test_trs_paging_stops_after_a_page_with_nothing_new() -> None:
     out = list(spider.parse_listing(response(f"{TRS}/xxgk/gzdt/nyyw/")))
     assert len(requests(out, spider.parse_article)) == 2
     assert not [url for url in requests(out, spider.parse_listing) if "index_" in url]
-
-
-@pytest.mark.parametrize(
-    ("scripts", "pages"),
-    [
-        ('createPageHTML(2, 0, "index", "htm");', (2, 0, "index", "htm")),
-        (
-            "function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}\n"
-            "var countPage = 5//共多少页\nvar currentPage = 3;\n"
-            "createPageHTML(countPage, currentPage, 'index', 'html');",
-            (5, 3, "index", "html"),
-        ),
-        (
-            "createPageHTML('page-div', 38, 1, 'index', 'shtml', 20, 742);",
-            (38, 1, "index", "shtml"),
-        ),
-        ("function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}", None),
-    ],
-)
-def test_trs_page_count(scripts: str, pages: tuple[int, int, str, str] | None) -> None:
-    found = trs_pages(scripts)
-    read = (found.count, found.current, found.name, found.ext) if found else None
-    assert read == pages
 
 
 def test_unreadable_or_missing_trs_pagination_is_a_failure() -> None:
@@ -378,36 +367,6 @@ def test_hanweb_failures_are_recorded_on_the_column() -> None:
     ]
 
 
-def test_dataproxy_form_from_every_place_a_jcms_page_puts_it() -> None:
-    store = parse_datastore(
-        '<datastore><nextgroup><![CDATA[<a href="/module/web/jpage/dataproxy.jsp?page=1&appid=1'
-        '&webid=9&path=/&columnid=33718&unitid=212860&permissiontype=0"></a>]]></nextgroup>'
-        "<recordset><record><![CDATA[<li><a href='/art/2022/8/1/art_33718_1.html'>a</a></li>]]>"
-        "</record></recordset></datastore>",
-        unit="212860",
-    )
-    assert store is not None and store.total is None and len(store.records) == 1
-    inline = "$('#212860').jpage({totalRecord:40,perPage:15,ajaxParam:{col:1,columnid:33718}});"
-    options = jpage_options(inline, "212860")
-    assert options is not None and options["totalRecord"] == "40"
-    assert ajax_params(inline, store, options) == {"col": "1", "columnid": "33718"}
-    variable = (
-        "var p = {col:1,webid:9,columnid:33718,webname:'江苏省人民政府'};\n"
-        "$('#212860').jpage({ajaxParam:p});"
-    )
-    assert ajax_params(variable, store, {"ajaxParam": "p"})["webname"] == "江苏省人民政府"
-    by_unit = "var param_212860 = {col:1,columnid:33718,sourceContentType:1};"
-    assert ajax_params(by_unit, store, {})["sourceContentType"] == "1"
-    assert ajax_params("", store, {}) == {
-        "appid": "1",
-        "webid": "9",
-        "path": "/",
-        "columnid": "33718",
-        "unitid": "212860",
-        "permissiontype": "0",
-    }  # the <nextgroup> link's query
-
-
 def test_pagination_links_kind(tmp_path: Path) -> None:
     table = (
         GOOD.replace("www.a.gov.cn", "nynct.fujian.gov.cn").replace(".html$", ".htm$")
@@ -454,9 +413,11 @@ def test_selectors_override_the_engine(tmp_path: Path) -> None:
     assert failures == []
 
 
-def test_per_site_slots_are_set_before_the_settings_freeze() -> None:
+def test_per_site_slots_are_set_before_the_settings_freeze(tmp_path: Path) -> None:
     settings = get_project_settings()
     settings.setdict(get_reactor_settings(), priority="cmdline")
+    # Freezing builds the extensions, the crawl's database among them.
+    settings.set("GOVNEWS_DATABASE_URL", f"sqlite:///{tmp_path / 'g.db'}", priority="cmdline")
     crawler = AsyncCrawlerRunner(settings).create_crawler(SitesSpider)
     spider = SitesSpider.from_crawler(crawler, name="fujian-nynct,zhejiang-nynct")
     crawler._apply_settings()  # what Crawler.crawl does once the spider exists

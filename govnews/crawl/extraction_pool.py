@@ -70,7 +70,7 @@ class ExtractionPool:
         size = crawler.settings.getint("GOVNEWS_EXTRACT_WORKERS")
         if size <= 0:
             raise NotConfigured("GOVNEWS_EXTRACT_WORKERS is 0: extracting in the crawl's process")
-        if not is_asyncio_available():  # the reactor is installed before extensions are built
+        if not _asyncio_available():
             logger.warning("GOVNEWS_EXTRACT_WORKERS needs the asyncio reactor: extracting here")
             raise NotConfigured("no asyncio reactor")
         workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
@@ -201,3 +201,15 @@ class _Worker:
             self.process.kill()
             await self.process.wait()
         await self._reader
+
+
+def _asyncio_available() -> bool:
+    """Whether the crawl runs on asyncio, asked when extensions are built.
+
+    A crawl installs its reactor (or runs in an asyncio loop) before that; a crawler
+    built outside any (settings checked in a test) has neither, and extracts in-process.
+    """
+    try:
+        return is_asyncio_available()
+    except RuntimeError:
+        return False

@@ -1,10 +1,12 @@
 """Sites added by configuration: the TOML file named by ``GOVNEWS_SITES``, loaded and checked.
 
 Each ``[[sites]]`` table describes one site for the ``sites`` spider: which links lead to
-its listings and articles, how its listings page (``links``, ``trs``, ``hanweb``), CSS or
-XPath selectors that correct the extraction engine's fields, and its politeness (delay,
-concurrency). ``data/sites.toml`` documents every key. Every mistake is a
-:class:`SitesConfigError` naming the file, the site and the key.
+its listings and articles, how its listings page (``links``, or the paging kind of a CMS
+family: ``trs``, ``hanweb`` …, from :data:`govnews.extract.cms.PAGINGS`), CSS or XPath
+selectors that correct the extraction engine's fields
+(:class:`govnews.extract.selectors.Selectors`), and its politeness (delay, concurrency).
+``data/sites.toml`` documents every key. Every mistake is a :class:`SitesConfigError`
+naming the file, the site and the key.
 """
 
 from __future__ import annotations
@@ -14,24 +16,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
-from cssselect import SelectorError
-from lxml import etree
-from lxml.html import HtmlElement
-from parsel.csstranslator import HTMLTranslator
+from govnews.extract.cms import PAGINGS
+from govnews.extract.selectors import SELECTOR_FIELDS, BadSelector, Selectors, to_xpath
+from govnews.items import Kind
 
-from govnews.core.text import clean_space
-from govnews.extract import body as bodies
-from govnews.extract.dates import parse_date
-from govnews.extract.page import Page, visible_text
-from govnews.items import Article, Kind, content_hash
-
-PaginationKind = Literal["none", "links", "trs", "hanweb"]
-#: The fields a selector may give, each the name of an :class:`Article` field
-#: (``body`` gives ``body_text``, ``body_html``, images and attachments).
-SELECTOR_FIELDS = ("title", "body", "published_at", "source_name", "author")
 _SITE_KEYS = frozenset(
     {
         "name",
@@ -47,16 +38,14 @@ _SITE_KEYS = frozenset(
     }
 )
 _REQUIRED = ("name", "kind", "start_urls", "allowed_hosts", "article")
+#: The keys of ``[sites.pagination]`` by kind: the generic kinds, then the CMS families'.
 _PAGINATION_KEYS = {
     "none": frozenset({"kind"}),
     "links": frozenset({"kind", "links"}),
-    "trs": frozenset({"kind"}),
-    "hanweb": frozenset({"kind", "perpage", "window"}),
+    **{kind: frozenset({"kind", *paging.options}) for kind, paging in PAGINGS.items()},
 }
 _NAME = re.compile(r"^[\w.-]+$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[^:：]{1,6}[:：]\s*")  # 来源：, 作者: before the value a selector found
-_CSS = HTMLTranslator()
 
 
 class SitesConfigError(ValueError):
@@ -67,68 +56,17 @@ class SitesConfigError(ValueError):
 class Pagination:
     """How a listing's further pages are found.
 
-    ``links``: links matching ``links``. ``trs``: the ``createPageHTML(count, current, name,
-    ext)`` call of TRS WCM lists (``name_1.ext`` … ``name_{count-1}.ext``). ``hanweb``: the
-    records of 大汉 JCMS's ``<datastore>``, then POST windows of ``window`` records to
-    ``dataproxy.jsp`` (``perpage`` and ``window`` default to what the page's jpage says).
+    ``none``: they are not. ``links``: links matching ``links``. Any other kind is a CMS
+    family's (:data:`govnews.extract.cms.PAGINGS`): ``trs``, the ``createPageHTML(count,
+    current, name, ext)`` call of TRS WCM lists; ``hanweb``, the records of 大汉 JCMS's
+    ``<datastore>``, then POST windows to ``dataproxy.jsp``. ``options`` holds the
+    whole-number keys the family's paging takes (hanweb: ``perpage``, ``window``) that the
+    file sets.
     """
 
-    kind: PaginationKind = "none"
+    kind: str = "none"
     links: tuple[re.Pattern[str], ...] = ()
-    perpage: int | None = None
-    window: int | None = None
-
-
-@dataclass(frozen=True)
-class Selectors:
-    """Per field, the XPath (written as CSS or XPath) whose first match overrides the engine."""
-
-    xpaths: Mapping[str, str] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.xpaths)
-
-    def apply(self, article: Article, page: Page) -> list[str]:
-        """Override ``article``'s fields with what the selectors find on ``page``.
-
-        A selector that finds nothing (or, for ``published_at``, no date) leaves the
-        engine's value; the names of those fields are returned. The body element
-        gets the engine's cleaning (disclaimers, 上一篇/下一篇, share bars, link lists).
-        """
-        missed: list[str] = []
-        for name, xpath in self.xpaths.items():
-            found = page.root.xpath(xpath)
-            first = (found[0] if found else None) if isinstance(found, list) else found
-            if name == "body":
-                if not isinstance(first, HtmlElement):
-                    missed.append(name)
-                    continue
-                bodies.cut_boilerplate(first)
-                bodies.drop_chrome(page, first)
-                bodies.remove_lines(first, bodies.RELATED)
-                content = bodies.render(page, first, bodies.attachment_blocks(page))
-                article.body_text, article.body_html = content.text, content.html
-                article.images, article.attachments = content.images, content.attachments
-                article.provenance["body_text"] = "selector:body"
-                continue
-            text = _text_of(first)
-            if name in ("source_name", "author"):
-                text = _LABEL.sub("", text)
-            value: object = parse_date(text) if name == "published_at" else text
-            if not value:
-                missed.append(name)
-                continue
-            setattr(article, name, value)
-            article.provenance[name] = f"selector:{name}"
-        article.fingerprint = content_hash(article.title, article.body_text)
-        return missed
-
-
-def _text_of(found: object) -> str:
-    """The text of an XPath result: an element's visible text, or a string (attribute, text)."""
-    if isinstance(found, HtmlElement):
-        return visible_text(found)
-    return clean_space(found) if isinstance(found, str) else ""
+    options: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -347,11 +285,16 @@ class _Reader:
         self._keys(table, _PAGINATION_KEYS[kind], "pagination.")
         if kind == "links" and "links" not in table:
             raise self.error("pagination.links", "missing (required by kind 'links')")
+        paging = PAGINGS.get(kind)
+        options: dict[str, int] = {}
+        for key in paging.options if paging else ():
+            value = self._positive(table, key, f"pagination.{key}")
+            if value is not None:
+                options[key] = value
         return Pagination(
             kind=kind,
             links=self._regexes(table, "links", "pagination.links", required=False),
-            perpage=self._positive(table, "perpage", "pagination.perpage"),
-            window=self._positive(table, "window", "pagination.window"),
+            options=options,
         )
 
     def _selectors(self) -> Selectors:
@@ -372,9 +315,6 @@ class _Reader:
     def _xpath(self, key: str, expression: str) -> str:
         """``expression`` as XPath: kept when it starts with ``/`` or ``(``, else read as CSS."""
         try:
-            if expression.startswith(("/", "(")):
-                etree.XPath(expression)
-                return expression
-            return _CSS.css_to_xpath(expression)
-        except (etree.XPathSyntaxError, SelectorError) as exc:
+            return to_xpath(expression)
+        except BadSelector as exc:
             raise self.error(key, f"bad selector {expression!r}: {exc}") from exc
