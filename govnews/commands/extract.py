@@ -19,6 +19,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from govnews.crawl.crawldb import CrawlDatabase
 from govnews.extract import ExtractionError, extract_article
 from govnews.extract.challenge import status_reason
 from govnews.items import Article
@@ -94,6 +95,8 @@ class Command(ScrapyCommand):
         # One page, read-only: no pipelines, no run record, no retried failures, and no
         # database at all (a stored page is fetched all the same).
         self.settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+        extensions = {**self.settings.getdict("EXTENSIONS"), CrawlDatabase: None}
+        self.settings.set("EXTENSIONS", extensions, priority="cmdline")
         self.settings.set("GOVNEWS_RETRY_FAILURES", False, priority="cmdline")
         self.settings.set("GOVNEWS_INCREMENTAL", False, priority="cmdline")
         if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
