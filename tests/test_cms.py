@@ -13,21 +13,34 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from parsel import Selector
+from w3lib.encoding import html_to_unicode
 
 from govnews.extract import extract_article
 from govnews.extract.cms import FAMILIES, PAGINGS, Family, match_cms
 from govnews.extract.cms import hanweb as hanweb_family
 from govnews.extract.cms import trs as trs_family
-from govnews.extract.cms.hanweb import ajax_params, jpage_options, parse_datastore
+from govnews.extract.cms.hanweb import (
+    Window,
+    ajax_params,
+    jpage_options,
+    listed,
+    next_pages,
+    parse_datastore,
+)
+from govnews.extract.cms.paging import Listing, Problem
 from govnews.extract.cms.trs import trs_pages
 from govnews.extract.cms.xxgk import info_table
 from govnews.extract.page import Page, visible_text
 from tests.conftest import SEED_ORIGINAL, SEED_REPOST, snapshot_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cms"
-PAGES = sorted(path.stem for path in FIXTURES.glob("*.html"))
+# List pages (``<family>_list_<variant>``, JCMS columns) are read by the paging rules only.
+LIST_PAGES = sorted(path.stem for path in FIXTURES.glob("*_list_*.html"))
+PAGES = sorted(path.stem for path in FIXTURES.glob("*.html") if path.stem not in LIST_PAGES)
 FIELDS = (
     "title",
     "published_at",
@@ -141,7 +154,8 @@ def test_rule_reads_title_date_and_source(name: str) -> None:
     parts = match_cms(Page.from_bytes(body, url))
     assert parts is not None
     title = visible_text(parts.title) if parts.title is not None else None
-    assert (title, parts.date_text, parts.source) == PARTS[name]
+    # A 信息公开 table's 发布机构 is the agency, standing in for a 来源 the page does not show.
+    assert (title, parts.date_text, parts.source or parts.agency) == PARTS[name]
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -256,7 +270,7 @@ def test_table_at_the_top_of_the_editor_output_is_left_out_of_the_body() -> None
     page = trs_page(TABLE + DOCUMENT)
     parts = match_cms(page)
     assert parts is not None and parts.name == "trs+xxgk"
-    assert parts.source == "某市农业农村局" and parts.date_text == "2022-08-18"
+    assert parts.agency == "某市农业农村局" and parts.date_text == "2022-08-18"
     assert visible_text(parts.body).startswith("各县（市、区）农业农村局：")
     assert "索引号" not in visible_text(parts.body)
     assert match_cms(page).body is parts.body  # the div made around the document is found again
@@ -327,12 +341,25 @@ def test_dataproxy_form_from_every_place_a_jcms_page_puts_it() -> None:
     inline = "$('#212860').jpage({totalRecord:40,perPage:15,ajaxParam:{col:1,columnid:33718}});"
     options = jpage_options(inline, "212860")
     assert options is not None and options["totalRecord"] == "40"
-    assert ajax_params(inline, store, options) == {"col": "1", "columnid": "33718"}
+    assert jpage_options(inline, "999") is None  # another unit's call
+    assert jpage_options("new jpage({totalRecord:'40'});", "212860") == {"totalRecord": "40"}
+    assert ajax_params(inline, store, options) == {
+        "col": "1",
+        "columnid": "33718",
+        "appid": "1",
+        "webid": "9",
+        "path": "/",
+        "unitid": "212860",
+        "permissiontype": "0",
+    }  # ajaxParam's values first; the ones it lacks from the <nextgroup> link
     variable = (
         "var p = {col:1,webid:9,columnid:33718,webname:'江苏省人民政府'};\n"
         "$('#212860').jpage({ajaxParam:p});"
     )
     assert ajax_params(variable, store, {"ajaxParam": "p"})["webname"] == "江苏省人民政府"
+    as_query = "var p = 'col=1&columnid=33718&webname=%E6%B1%9F';"
+    assert ajax_params(as_query, store, {"ajaxParam": "p"})["webname"] == "江"
+    assert ajax_params("", store, {"ajaxParam": "col=2&webid=10"})["webid"] == "10"
     by_unit = "var param_212860 = {col:1,columnid:33718,sourceContentType:1};"
     assert ajax_params(by_unit, store, {})["sourceContentType"] == "1"
     assert ajax_params("", store, {}) == {
@@ -343,3 +370,159 @@ def test_dataproxy_form_from_every_place_a_jcms_page_puts_it() -> None:
         "unitid": "212860",
         "permissiontype": "0",
     }  # the <nextgroup> link's query
+
+
+# The column pages of tests/fixtures/cms/hanweb_list_<variant>.html, as the server sends them
+# (GBK stays GBK), and the first window each gives: the URL it POSTs to, the form, in order.
+# The <nextgroup> link gives webname encoded twice: the form sends it encoded once.
+WEBNAME_FGW = quote("清溪市发展和改革委员会")
+WEBNAME_KJJ = quote("清溪市科学技术局")
+LISTS = {
+    # ajaxParam {col, sourceContentType} only: the column and unit from the <nextgroup> link.
+    "hanweb_list_nextgroup": (
+        "http://fgw.example.gov.cn/col/col1229631201/index.html",
+        10,
+        "http://fgw.example.gov.cn/module/web/jpage/dataproxy.jsp"
+        "?startrecord=11&endrecord=20&perpage=5",
+        "col=1&sourceContentType=1&appid=1&webid=2904&path=/&columnid=1229631201"
+        f"&unitid=7390215&webname={WEBNAME_FGW}&permissiontype=0",
+    ),
+    # ajaxParam part of it, the <nextgroup> link the rest, var param_<unit> one more;
+    # perPage a string, groupSize missing (3); GBK.
+    "hanweb_list_partial": (
+        "http://kjj.example.gov.cn/col/col1229587310/index.html",
+        10,
+        "http://kjj.example.gov.cn/module/web/jpage/dataproxy.jsp"
+        "?startrecord=11&endrecord=40&perpage=10",
+        "col=1&webid=2751&columnid=1229587310&sourceContentType=1&unitid=6120384&appid=1"
+        f"&path=/&webname={WEBNAME_KJJ}&permissiontype=0&keyWordCount=30",
+    ),
+    # an older JCMS: jQuery("#<unit>").jpage, proxyUrl /module/jpage/dataproxy.jsp.
+    "hanweb_list_proxy": (
+        "http://zjj.example.gov.cn/col/col1389975/index.html",
+        6,
+        "http://zjj.example.gov.cn/module/jpage/dataproxy.jsp?startrecord=7&endrecord=24&perpage=6",
+        "col=1&appid=1&webid=1934&path=/&columnid=1389975&sourceContentType=1&unitid=4455560"
+        "&webname=清溪市住房和城乡建设局&permissiontype=0",
+    ),
+    # unitbuild: jpage.js's jpage('<unit>', {...}), the form in <input id="param_<unit>">,
+    # the total in <totalrecord>, POSTs to unitbuild.jsp; GBK.
+    "hanweb_list_unitbuild": (
+        "http://sthjj.example.gov.cn/col/col1229402117/index.html",
+        8,
+        "http://sthjj.example.gov.cn/module/web/jpage/unitbuild.jsp"
+        "?startrecord=9&endrecord=24&perpage=8",
+        "col=1&appid=1&webid=2588&path=/&columnid=1229402117&sourceContentType=1&unitid=3984127"
+        "&webname=清溪市生态环境局&permissiontype=0",
+    ),
+}
+
+
+def list_page(name: str, replace: tuple[tuple[str, str], ...] = ()) -> Listing:
+    """A fixture column page as the spider reads it (decoded as Scrapy does), edited."""
+    raw = (FIXTURES / f"{name}.html").read_bytes()
+    _, text = html_to_unicode(None, raw)
+    for old, new in replace:
+        assert old in text, old
+        text = text.replace(old, new)
+    return Listing(LISTS[name][0], Selector(text=text))
+
+
+def first_window(listing: Listing) -> Window:
+    [step] = next_pages(listing, {})
+    assert isinstance(step, Window), step
+    return step
+
+
+def form(query: str) -> tuple[tuple[str, str], ...]:
+    """``a=1&b=2`` as the pairs of a window's form, in order (values as written)."""
+    return tuple((key, value) for key, _, value in (p.partition("=") for p in query.split("&")))
+
+
+def test_every_list_page_has_its_window() -> None:
+    assert set(LIST_PAGES) == set(LISTS)
+
+
+@pytest.mark.parametrize("name", sorted(LISTS))
+def test_jcms_list_gives_the_window_its_page_posts(name: str) -> None:
+    _, records, url, query = LISTS[name]
+    listing = list_page(name)
+    assert len(listed(listing)) == records
+    window = first_window(listing)
+    assert window.url == url
+    assert window.params == form(query)
+    assert window.total > records and window.start == records + 1
+
+
+def test_gbk_list_pages_are_stored_as_served() -> None:
+    for name in ("hanweb_list_partial", "hanweb_list_unitbuild"):
+        raw = (FIXTURES / f"{name}.html").read_bytes()
+        assert b"charset=gb2312" in raw and "清溪市".encode("gbk") in raw
+
+
+def test_jcms_form_values_of_ajax_param_win() -> None:
+    """ajaxParam first, the <nextgroup> link next, then var param_<unit>, then the input."""
+    edited = list_page(
+        "hanweb_list_partial",
+        (
+            ("sourceContentType:1,unitid", "sourceContentType:2,unitid"),
+            ("keyWordCount:30", "appid:9,path:'/kjj/',keyWordCount:30"),
+        ),
+    )
+    params = dict(first_window(edited).params)
+    assert params["sourceContentType"] == "2"  # ajaxParam's own
+    assert (params["appid"], params["path"]) == ("1", "/")  # the link's, before the variable's
+    assert params["keyWordCount"] == "30"  # the variable's: nothing before gives it
+
+
+def test_jcms_proxy_from_the_jpage_call_the_nextgroup_link_or_the_default() -> None:
+    name, proxy = "hanweb_list_proxy", "proxyUrl:'/module/jpage/dataproxy.jsp',"
+    query = "startrecord=7&endrecord=24&perpage=6"
+    absolute = "url:'https://zjj.example.gov.cn/module/jpage/dataproxy.jsp?tpl=2',"
+    window = first_window(list_page(name, ((proxy, absolute),)))
+    assert window.url == f"https://zjj.example.gov.cn/module/jpage/dataproxy.jsp?tpl=2&{query}"
+    window = first_window(list_page(name, ((proxy, ""),)))  # the <nextgroup> link's path
+    assert window.url == f"http://zjj.example.gov.cn/module/jpage/dataproxy.jsp?{query}"
+    link = "/module/jpage/dataproxy.jsp?page=1&appid=1&appid=1"
+    window = first_window(list_page(name, ((proxy, ""), (link, "?page=1&appid=1"))))
+    assert window.url == f"http://zjj.example.gov.cn/module/web/jpage/dataproxy.jsp?{query}"
+    assert window.where == "dataproxy.jsp records 7-24"
+
+
+def test_jcms_unitbuild_form_in_a_variable_and_defaults() -> None:
+    name = "hanweb_list_unitbuild"
+    query = LISTS[name][3]
+    variable = f"<script>var param_3984127 = '{query}';</script>"
+    as_variable = list_page(
+        name, ((query.replace("&", "&amp;"), ""), ("</body>", variable + "</body>"))
+    )
+    window = first_window(as_variable)
+    assert window.params == form(query)
+    assert window.where == "unitbuild.jsp records 9-24"
+    bare = first_window(list_page(name, ((" perPage:'8', groupSize:'2',", ""),)))
+    assert (bare.start, bare.end, bare.perpage, bare.total) == (9, 53, 15, 53)  # 15 × 3
+    no_call = first_window(list_page(name, (("jpage('3984127'", "paging('3984127'"),)))
+    assert no_call.url == (  # the total from <totalrecord>; nowhere named: the default proxy
+        "http://sthjj.example.gov.cn/module/web/jpage/dataproxy.jsp"
+        "?startrecord=9&endrecord=53&perpage=15"
+    )
+
+
+def test_jcms_list_without_what_it_needs_is_a_problem() -> None:
+    no_column = list_page(
+        "hanweb_list_nextgroup", (("&columnid=1229631201&unitid=7390215", "&unitid=7390215"),)
+    )
+    assert list(next_pages(no_column, {})) == [
+        Problem(
+            "JCMS list 7390215: no dataproxy.jsp parameters"
+            " (columnid in none of ajaxParam, the <nextgroup> link, param_7390215)",
+            with_request=False,
+        )
+    ]
+    no_total = list_page(
+        "hanweb_list_unitbuild",
+        (("jpage('3984127'", "paging('3984127'"), ("<totalrecord>53</totalrecord>", "")),
+    )
+    assert list(next_pages(no_total, {})) == [
+        Problem("JCMS list 3984127 without its jpage(...) pagination script")
+    ]

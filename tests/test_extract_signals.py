@@ -56,6 +56,7 @@ def test_dates_are_shanghai_time() -> None:
         ("http://www.nmgfzw.cn/shgz/20220818/24915.html", "2022-08-18"),
         ("http://www.example.gov.cn/xxgk/202208/t20220818_123.html", "2022-08-18"),
         ("http://rlsbt.zj.gov.cn/art/2022/8/18/art_1229506775_2415123.html", "2022-08-18"),
+        ("http://epaper.example.com.cn/html/2009-04/17/content_118802.htm", "2009-04-17"),
         ("http://www.example.gov.cn/a.html?d=20220818", None),
     ],
 )

@@ -53,6 +53,9 @@ HANWEB = "http://nynct.zj.gov.cn"
 ZHANGZHOU_ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-10-12/2101211342.html"
 TRS_REPOST = f"{TRS}/xxgk/gzdt/sxdt/202210/t20221013_6029876.htm"
 DATAPROXY = f"{HANWEB}/module/web/jpage/dataproxy.jsp"
+FIXTURES = Path(__file__).parent / "fixtures"
+#: Snapshots of sites that are not configured: one per host folder, served by the mirror.
+SITE_SNAPSHOTS = FIXTURES / "sites"
 Crawl = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -336,6 +339,12 @@ def test_hanweb_column_whose_records_fit_on_the_page_posts_nothing(tmp_path: Pat
     assert failures == []
 
 
+NO_PARAMS = (
+    "JCMS list 7214843: no dataproxy.jsp parameters"
+    " (columnid in none of ajaxParam, the <nextgroup> link, param_7214843)"
+)
+
+
 def test_hanweb_failures_are_recorded_on_the_column() -> None:
     spider, failures = make_spider()
     column = f"{HANWEB}/col/col1589295/index.html"
@@ -361,9 +370,40 @@ def test_hanweb_failures_are_recorded_on_the_column() -> None:
     assert reasons == [
         (column, None, "JCMS column without a <datastore> list"),
         (column, None, "JCMS list 7214843 without its jpage(...) pagination script"),
-        (column, None, "JCMS list 7214843: no dataproxy.jsp parameters (ajaxParam)"),
+        (column, None, NO_PARAMS),
         (column, None, "dataproxy.jsp records 3-4: no <datastore> in the answer"),
         (column, None, "dataproxy.jsp records 3-4: HTTP 503"),
+    ]
+
+
+ZJJ = "http://zjj.example.gov.cn"
+ZJJ_SITE = f"""name = "zjj"
+kind = "gov"
+start_urls = ["{ZJJ}/"]
+allowed_hosts = ["zjj.example.gov.cn"]
+listing = ['/col/col\\d+/index\\.html$']
+article = ['/art/\\d{{4}}/\\d{{1,2}}/\\d{{1,2}}/art_\\d+_\\d+\\.html$']
+"""
+
+
+def test_hanweb_window_posted_where_its_jpage_says_on_the_site_only(tmp_path: Path) -> None:
+    """An old JCMS POSTs to /module/jpage/dataproxy.jsp; a proxy off the site is a failure."""
+    column = f"{ZJJ}/col/col1389975/index.html"
+    page = (FIXTURES / "cms" / "hanweb_list_proxy.html").read_bytes()
+    spider, failures = make_spider(sites_file(tmp_path, ZJJ_SITE + PAGES + "kind = 'hanweb'"))
+    out = list(spider.parse_listing(HtmlResponse(column, body=page, request=Request(column))))
+    assert len(requests(out, spider.parse_article)) == 6
+    [window] = [r for r in out if isinstance(r, FormRequest)]
+    assert window.url == f"{ZJJ}/module/jpage/dataproxy.jsp?startrecord=7&endrecord=24&perpage=6"
+    assert b"&columnid=1389975&" in window.body
+    elsewhere = page.replace(
+        b"proxyUrl:'/module/jpage/dataproxy.jsp'",
+        b"proxyUrl:'http://www.example.gov.cn/module/jpage/dataproxy.jsp'",
+    )
+    out = list(spider.parse_listing(HtmlResponse(column, body=elsewhere, request=Request(column))))
+    assert not [r for r in out if isinstance(r, FormRequest)]
+    assert [(f["url"], f["reason"]) for f in failures] == [
+        (column, "dataproxy.jsp records 7-24: www.example.gov.cn is not in allowed_hosts")
     ]
 
 
@@ -511,6 +551,77 @@ def test_hanweb_site_end_to_end(crawl: Crawl, crawl_engine: Engine) -> None:
     assert requested and not {url_key(url) for _, url in requested} & stored
     assert not [url for method, url in requested if method == "POST"]
     assert "'govnews/skipped_known/nynct.zj.gov.cn'" in again.stderr
+
+
+NYNCJ = "http://nyncj.example.gov.cn"
+NYNCJ_DATAPROXY = f"{NYNCJ}/module/web/jpage/dataproxy.jsp"
+#: Its articles: two in the column page's datastore, then two in each dataproxy.jsp window.
+NYNCJ_ARTICLES = {
+    f"{NYNCJ}/art/2024/6/12/art_1229500101_59120437.html": (
+        "全市“三夏”生产暨夏粮收购工作会议召开",
+        "2024-06-12T16:05:00+08:00",
+    ),
+    f"{NYNCJ}/art/2024/6/6/art_1229500101_59111802.html": (
+        "市农业农村局开展农资打假专项检查",
+        "2024-06-06T10:30:00+08:00",
+    ),
+    f"{NYNCJ}/art/2024/5/29/art_1229500101_59098265.html": (
+        "我市新增4家省级农业龙头企业",
+        "2024-05-29T09:12:00+08:00",
+    ),
+    f"{NYNCJ}/art/2024/5/20/art_1229500101_59083140.html": (
+        "全市高素质农民培育工作启动",
+        "2024-05-20T15:48:00+08:00",
+    ),
+    f"{NYNCJ}/art/2024/5/11/art_1229500101_59069573.html": (
+        "市农业农村局部署水稻病虫害统防统治工作",
+        "2024-05-11T11:20:00+08:00",
+    ),
+    f"{NYNCJ}/art/2024/4/30/art_1229500101_59052918.html": (
+        "清溪市美丽乡村示范村建设名单公布",
+        "2024-04-30T14:36:00+08:00",
+    ),
+}
+NYNCJ_SITE = f"""name = "nyncj-example"
+kind = "gov"
+start_urls = ["{NYNCJ}/"]
+allowed_hosts = ["nyncj.example.gov.cn"]
+listing = ['/col/col1229500101/index\\.html$']
+article = ['/art/\\d{{4}}/\\d{{1,2}}/\\d{{1,2}}/art_\\d+_\\d+\\.html$']
+
+[sites.pagination]
+kind = "hanweb"
+"""
+
+
+def test_hanweb_form_from_the_nextgroup_link_end_to_end(
+    tmp_path: Path, crawl: Crawl, crawl_engine: Engine
+) -> None:
+    """A column whose jpage ajaxParam is {col, sourceContentType} only: the column and unit
+    come from the <nextgroup> link, and both windows are POSTed with them."""
+    done = crawl(
+        "sites",
+        "-s", f"GOVNEWS_SITES={sites_file(tmp_path, NYNCJ_SITE)}",
+        "-s", f"GOVNEWS_MIRROR={SITE_SNAPSHOTS}",
+        "-s", "LOG_LEVEL=DEBUG",
+    )  # fmt: skip
+    requested = fetched(done.stderr)
+    assert sorted(url for method, url in requested if method == "POST") == [
+        f"{NYNCJ_DATAPROXY}?startrecord=3&endrecord=4&perpage=2",
+        f"{NYNCJ_DATAPROXY}?startrecord=5&endrecord=6&perpage=2",
+    ]
+    assert {url for _, url in requested if "/art/" in url} == set(NYNCJ_ARTICLES)
+    with Session(crawl_engine) as session:
+        rows = session.scalars(
+            select(models.ArticleRow).where(models.ArticleRow.site == "nyncj.example.gov.cn")
+        ).all()
+        stored = {row.url: (row.title, row.published_at) for row in rows}
+        assert {row.kind for row in rows} == {"gov"}
+        assert {row.source_name for row in rows} == {"清溪市农业农村局"}
+        assert not session.scalars(select(models.PageFailure)).all()
+    assert stored == {
+        url: (title, datetime.fromisoformat(date)) for url, (title, date) in NYNCJ_ARTICLES.items()
+    }
 
 
 def test_a_site_delay_holds_on_a_real_connection(tmp_path: Path) -> None:

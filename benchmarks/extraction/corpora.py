@@ -2,11 +2,15 @@
 
 The shared corpus lives beside the clone in ``../shared/corpus`` (``GOVNEWS_CORPUS``
 overrides it); its ``score.py`` is the body metric and is imported from there, as is.
-The govnews snapshot comes from ``data/snapshot`` with ``tests/expected``.
+The govnews snapshot comes from ``data/snapshot`` with ``tests/expected``. The corpus of
+real pages govnews was not built on is ``benchmarks/corpus`` (its README), split by site
+into ``dev`` (tuned on) and ``holdout`` (never looked at while tuning).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import importlib.util
 import json
 import os
@@ -49,6 +53,12 @@ class Page:
     with_snippets: list[str] = field(default_factory=list)
     without_snippets: list[str] = field(default_factory=list)
     record: dict[str, Any] | None = None
+    #: benchmarks/corpus: ``article`` or what the page is instead (home, listing, error …).
+    kind: str = "article"
+    #: benchmarks/corpus: ``gov``, ``portal``, ``news`` or ``other``.
+    site_kind: str | None = None
+    #: benchmarks/corpus: the 来源 label ("" when the page names none).
+    source: str | None = None
 
 
 def corpus_root() -> Path:
@@ -197,12 +207,71 @@ def snapshot() -> list[Page]:
     ]
 
 
+UNSEEN = ROOT / "benchmarks" / "corpus"
+#: The kinds of benchmarks/corpus pages that hold no article at all.
+NON_ARTICLES = frozenset({"home", "listing", "xxgk_index", "search", "error"})
+#: Sites whose hash falls below this share go to the holdout (35 of every 100).
+HOLDOUT_SHARE = 35
+
+
+def split_of(site: str) -> str:
+    """``holdout`` or ``dev``: by site, so that no site of the holdout is ever tuned on."""
+    bucket = int(hashlib.sha256(site.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return "holdout" if bucket < HOLDOUT_SHARE else "dev"
+
+
+def unseen_labels() -> list[dict[str, Any]]:
+    """Every label of benchmarks/corpus (``labels/*.jsonl``), with its split."""
+    labels = []
+    for path in sorted((UNSEEN / "labels").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                label = json.loads(line)
+                label["split"] = split_of(label["site"])
+                labels.append(label)
+    return labels
+
+
+def unseen(split: str) -> list[Page]:
+    """The real pages of one split of benchmarks/corpus, articles and non-articles."""
+    pages = []
+    for label in unseen_labels():
+        if label["split"] != split:
+            continue
+        article = label["kind"] == "article"
+        pages.append(
+            Page(
+                id=label["id"],
+                body=gzip.decompress((UNSEEN / label["file"]).read_bytes()),
+                url=label.get("url"),
+                gold_body=label.get("body") if article else None,
+                date=(label.get("published") or "UNKNOWN") if article else None,
+                title=label.get("title") if article else None,
+                author=(label.get("author") or "") if article else None,
+                kind=label["kind"],
+                site_kind=label["site_kind"],
+                source=(label.get("source_name") or "") if article else None,
+            )
+        )
+    return pages
+
+
+def unseen_dev() -> list[Page]:
+    return unseen("dev")
+
+
+def unseen_holdout() -> list[Page]:
+    return unseen("holdout")
+
+
 CORPORA: dict[str, Callable[[], list[Page]]] = {
     "cwced": cwced,
     "trafilatura": trafilatura_zh,
     "readability": readability_zh,
     "gne": gne_pages,
     "snapshot": snapshot,
+    "unseen-dev": unseen_dev,
+    "unseen-holdout": unseen_holdout,
 }
 
 
@@ -279,6 +348,20 @@ def _same(name: str, value: Any, expected: Any) -> bool:
     if name == "published_at":
         expected = datetime.fromisoformat(expected) if expected else None
     return bool(value == expected)
+
+
+def exact_hits(
+    pages: Iterable[Page], outcomes: Iterable[Outcome], field_name: str
+) -> tuple[int, int]:
+    """Pages whose ``source`` or ``author`` equals the label, none included (strict)."""
+    hits = total = 0
+    for page, outcome in zip(pages, outcomes, strict=True):
+        label = getattr(page, field_name)
+        if label is None:
+            continue
+        total += 1
+        hits += _norm(label) == _norm(getattr(outcome.record, field_name))
+    return hits, total
 
 
 def record_exact(page: Page, outcome: Outcome) -> bool:

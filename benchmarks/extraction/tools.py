@@ -42,6 +42,8 @@ class Record:
     body: str = ""
     date: str | None = None
     author: str = ""
+    #: 来源, the agency or medium the page credits (govnews only: the others have no such field).
+    source: str = ""
     article: Article | None = field(default=None, repr=False)
 
 
@@ -87,6 +89,7 @@ def govnews(body: bytes, url: str | None, headers: Mapping[str, str]) -> Record:
         body=article.body_text,
         date=published.isoformat() if published else None,
         author=article.author or "",
+        source=article.source_name or "",
         article=article,
     )
 

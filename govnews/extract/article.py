@@ -44,6 +44,8 @@ _SITE_SUFFIX = re.compile(
     r"\s*[-_|｜–—]+\s*[^-_|｜–—\s]{1,12}(?:网|网站|门户|政府|官网|频道|日报|客户端)\s*$"
 )
 _MIN_BODY = 20
+# What <title> puts between the headline and the site's name (white space is squashed).
+_TITLE_TAIL_START = frozenset("-_|｜–—:：·()（）[]【】<>《》")
 T = TypeVar("T")
 # Words that say a date on the same line is when the page was published.
 _PUBLISHED = re.compile(
@@ -141,11 +143,17 @@ class ArticlePage:
         if shown:
             self.provenance["title"] = f"cms:{self.cms.name}" if self.cms else "heading"
             return _SITE_SUFFIX.sub("", shown), heading
+        above = self._line_above_info()
+        if above is not None:
+            self.provenance["title"] = "heading"
+            return visible_text(above), above
         segments = [ref for ref in TITLE_SEPARATOR.split(self.page.head_title) if len(ref) >= 2]
         if segments:
             self.provenance["title"] = "head:title"
             return segments[0], None
         first = self._first_heading()
+        if first is None:
+            first = self._emphasised_line_above_body()
         if first is not None:
             self.provenance["title"] = "heading"
             return visible_text(first), first
@@ -168,6 +176,50 @@ class ArticlePage:
                 return element
         return None
 
+    def _line_above_info(self) -> HtmlElement | None:
+        """The title-sized element just above the info line (时间/来源 …), when it is a line.
+
+        Where <title> names only the site (or a column) and no heading tag marks the
+        headline, the line over the info line is the headline.
+        """
+        if self.info is None:
+            return None
+        info_line = visible_text(self.info.element)
+        lines = self.page.lines
+        at = next((i for i, line in enumerate(lines) if info_line.startswith(line)), None)
+        first = next(iter(visible_lines(self.container)), "")
+        body_at = next((i for i, line in enumerate(lines) if line == first), None)
+        if not at or body_at is None or body_at < at:  # an info line inside the text: no
+            return None
+        line = lines[at - 1]
+        if not 4 <= len(line) <= 80 or ">" in line or "›" in line or parse_date(line):
+            return None
+        for element, text in self.page.short_texts(limit=80):
+            if text == line and not _in_link(element):
+                return element
+        return None
+
+    def _emphasised_line_above_body(self, window: int = 6) -> HtmlElement | None:
+        """A bold or large title-sized line just above the body, when no heading says so.
+
+        Newspaper pages (数字报) put the headline in a ``td`` with a style, between a
+        kicker and a subtitle, under an empty <title>: the emphasised one is the headline.
+        """
+        first = next(iter(visible_lines(self.container)), "")
+        lines = self.page.lines
+        start = next((i for i, line in enumerate(lines) if first and line == first), None)
+        if start is None:
+            return None
+        shown: dict[str, list[HtmlElement]] = {}
+        for element, text in self.page.short_texts(limit=80):
+            shown.setdefault(text, []).append(element)
+        for line in reversed(lines[max(0, start - window) : start]):
+            if 4 <= len(line) <= 80:
+                for element in shown.get(line, []):
+                    if _emphasised(element) and not _in_link(element):
+                        return element
+        return None
+
     @property
     def title(self) -> str:
         return self.title_and_element[0]
@@ -179,10 +231,11 @@ class ArticlePage:
         references = [ref for ref in references if len(ref) >= 4]
         best: tuple[float, HtmlElement] | None = None
         before_info = True
+        prefixes = self._head_prefixes()
         for element in self.page.iter_elements():
             if self.info is not None and element is self.info.element:
                 before_info = False
-            if not _looks_like_heading(element):
+            if not (_looks_like_heading(element) or element in prefixes):
                 continue
             text = visible_text(element)
             if not 4 <= len(text) <= 120:
@@ -193,6 +246,25 @@ class ArticlePage:
             if best is None or score > best[0]:
                 best = (score, element)
         return best[1] if best is not None and best[0] >= 0.5 else None
+
+    def _head_prefixes(self) -> set[HtmlElement]:
+        """Elements of any tag showing the start of <title>, up to where <title> adds a name.
+
+        The visible headline is the one that matches a prefix of <title>, whatever its
+        tag: old table layouts put it in a bare ``td`` or ``font``, and <title> adds the
+        site (``标题-农民工法治网``, ``标题 _ 中国某市``) with separators that may also
+        stand inside the headline (``主标题——副标题``), so <title> cannot be split alone.
+        """
+        head = squash(self.page.head_title)
+        found = set()
+        for element, text in self.page.short_texts(limit=120):
+            shown = squash(text)
+            if len(shown) < 4 or not head.startswith(shown) or _in_link(element):
+                continue
+            rest = head[len(shown) :]
+            if not rest or rest[0] in _TITLE_TAIL_START:
+                found.add(element)
+        return found
 
     @cached_property
     def published_at(self) -> datetime | None:
@@ -253,14 +325,21 @@ class ArticlePage:
 
     @cached_property
     def source_name(self) -> str | None:
-        """来源: the meta tag when the page shows the same, else what the page shows."""
+        """来源: what the page shows; the meta tag only confirms it (a hidden value is none).
+
+        A 信息公开 table's 发布机构 stands in when no 来源 is shown: an info line's 来源
+        (新闻办) names the source, the table the agency that published the page.
+        """
+        cms = f"cms:{self.cms.name}" if self.cms else ""
         shown = (self.cms.source if self.cms else None) or self.labels.get("source")
+        shown = shown or (self.cms.agency if self.cms else None)
         meta = self.meta.get("ContentSource")
         return self._pick(
             "source_name",
-            ("meta:ContentSource", meta if meta and (not shown or meta == shown) else None),
-            (f"cms:{self.cms.name}" if self.cms else "", self.cms.source if self.cms else None),
+            ("meta:ContentSource", meta if meta and meta == shown else None),
+            (cms, self.cms.source if self.cms else None),
             ("label:来源", self.labels.get("source")),
+            (cms, self.cms.agency if self.cms else None),
             ("body:来源", self.body_labels.get("source")),
         )
 
@@ -347,10 +426,28 @@ class ArticlePage:
         check_not_error_page(self.page, self.info is not None)
         if not self.title:
             raise NotAnArticle("no article title found")
+        # A refusal needs positive evidence: a breadcrumb ending in the title, or a block
+        # heavy with links, is also what many articles show; a list of links is not.
+        listing = None if self.cms else bodies.listing_evidence(self.page, self.container)
+        listing = listing or (None if self.cms else bodies.pager_evidence(self.container))
         if self.breadcrumb and self.title in self.breadcrumb[1][-1:]:
-            raise NotAnArticle(f"the heading {self.title!r} names the column (a listing page)")
-        if not self.cms and self.page.link_density(self.container) > 0.5:
-            raise NotAnArticle("the densest text block is mostly links (a listing page)")
+            if listing:
+                raise NotAnArticle(f"the heading {self.title!r} names the column over {listing}")
+            if self.info is None:  # a column's own page (关于我们): no date, no source
+                raise NotAnArticle(f"the heading {self.title!r} names the column, no info line")
+        if listing == "a pager":
+            raise NotAnArticle("the densest text block is a pager (a listing page)")
+        if listing and self.page.link_density(self.container) > 0.5:
+            raise NotAnArticle(f"the densest text block is {listing} (a listing page)")
+        # Without an info line (时间, 来源 …), a short text beside a long list of links.
+        listed = None
+        if not self.cms and self.info is None:
+            listed = bodies.page_listing_evidence(self.page, self.container)
+        if listed:
+            raise NotAnArticle(f"{listed} (a listing page)")
+        teaser = None if self.cms else bodies.teaser_evidence(self.page, self.container)
+        if teaser:
+            raise NotAnArticle(f"the text block is {teaser} (a home or column page)")
         if bodies.footer_share(visible_lines(self.container)) > 0.5:
             raise NotAnArticle("the only text block is the site footer")
 
@@ -404,6 +501,32 @@ def _looks_like_heading(element: HtmlElement) -> bool:
         return True
     marks = f"{element.get('class', '')} {element.get('id', '')}".lower()
     return "title" in marks and tag not in ("a", "li", "ul", "img", "input")
+
+
+_BOLD = re.compile(r"font-weight\s*:\s*(?:bold|[6-9]00)", re.IGNORECASE)
+_FONT_SIZE = re.compile(r"font-size\s*:\s*(\d+(?:\.\d+)?)px", re.IGNORECASE)
+_LARGE_PX = 18
+
+
+def _emphasised(element: HtmlElement) -> bool:
+    """Bold or large: a heading tag, ``b``/``strong``, a bold or >= 18px style, font size >= 4."""
+    for node in element.iter():
+        if not isinstance(node.tag, str) or visible_text(node) != visible_text(element):
+            continue
+        if tag_of(node) in ("b", "strong", "big", "h1", "h2", "h3", "h4", "h5", "h6"):
+            return True
+        style = node.get("style", "")
+        size = _FONT_SIZE.search(style)
+        if _BOLD.search(style) or (size and float(size.group(1)) >= _LARGE_PX):
+            return True
+        if tag_of(node) == "font" and (node.get("size") or "").strip() in ("4", "5", "6", "7"):
+            return True
+    return False
+
+
+def _in_link(element: HtmlElement) -> bool:
+    """True inside an ``<a>``: a link to the article (a breadcrumb, a list) is no headline."""
+    return tag_of(element) == "a" or any(tag_of(a) == "a" for a in element.iterancestors())
 
 
 def _overlap(text: str, reference: str) -> float:

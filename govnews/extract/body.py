@@ -35,7 +35,9 @@ RELATED = re.compile(
 # Lines of a site footer: who runs the site, licences, contacts.
 FOOTER = re.compile(
     r"版权所有|ICP备|ICP证|公网安备|主办单位|承办单位|技术支持|网站标识码|网站地图|联系电话|联系我们|"
-    r"Copyright|©|主办\s*[|｜]|建议使用.*浏览器|分辨率"
+    r"Copyright|©|主办\s*[|｜]|建议使用.*浏览器|分辨率|邮编|邮政编码|"
+    # A portal's standing notice: what it reposts is not its view, and is removed on request.
+    r"不代表本[网站]观点|本[网站]将.{0,12}删除|不愿本[网站]转载"
 )
 # Blocks that never hold article text.
 _CHROME_TAGS = frozenset({"nav", "aside", "form", "select", "button", "input", "textarea", "label"})
@@ -132,6 +134,123 @@ def _first_post(page: Page, best: HtmlElement) -> HtmlElement:
     return posts[0] if len(posts) >= _POSTS else best
 
 
+# A listing's item: one link that is most of a short line (a date or a count may follow).
+_ITEM_TEXT = 80
+_ITEM_LINK_SHARE = 0.5
+_MIN_ITEMS = 5
+
+
+def listing_evidence(page: Page, container: HtmlElement) -> str | None:
+    """Why ``container`` is a list of links to other pages, or None when it is not.
+
+    A listing repeats one item structure: at least five items (``li``, ``tr``, ``dd``,
+    ``p``, ``div`` …) of the same tag and class, each a short line that is mostly ONE
+    link, together holding most of the text. An article with many inline links (a
+    travel guide linking every sight) has links inside sentences, several to a line,
+    and is no listing however high its link share: a refusal needs this evidence.
+    """
+    total = page.text_sizes.get(container, (0, 0))[0]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for node in container.iter():
+        if node is not container and (size := _link_item(page, node)):
+            groups.setdefault((tag_of(node), node.get("class") or ""), []).append(size)
+    items = max(groups.values(), key=sum, default=[])
+    if len(items) >= _MIN_ITEMS and sum(items) >= 0.5 * total:
+        return f"a list of {len(items)} links"
+    return None
+
+
+_ITEM_TAGS = frozenset({"li", "tr", "dd", "dt", "p", "div", "span", "td"})
+# A short text block beside a list this many times its size: the page is the list.
+_LIST_OVER_TEXT = 3
+_SHORT_BODY = 60
+
+
+def page_listing_evidence(page: Page, container: HtmlElement) -> str | None:
+    """Why the page is a list of links whose only running text is short, or None.
+
+    On a news list or ranking page every headline is a link, so the densest text
+    block is some short leftover (a credits line, a widget): a list of links with
+    three times its text is the page's content. An article outweighs its sidebars.
+    """
+    size = page.text_sizes.get(container, (0, 0))[0]
+    if size >= _SHORT_BODY:
+        return None
+    lists: dict[HtmlElement, int] = {}
+    counts: dict[HtmlElement, int] = {}
+    for node in page.iter_elements():
+        parent = node.getparent()
+        if parent is None or _is_inside(container, node):
+            continue
+        if text := _link_item(page, node):
+            lists[parent] = lists.get(parent, 0) + text
+            counts[parent] = counts.get(parent, 0) + 1
+    found = [(lists[p], counts[p]) for p in lists if counts[p] >= _MIN_ITEMS]
+    listed = sum(text for text, _ in found)
+    if found and listed >= _LIST_OVER_TEXT * max(size, 1):
+        items = sum(count for _, count in found)
+        return f"a page of {items} links beside {size} characters of text"
+    return None
+
+
+def _link_item(page: Page, node: HtmlElement) -> int:
+    """``node``'s text size when it is a list item (a short line, mostly one link), else 0."""
+    if tag_of(node) not in _ITEM_TAGS:
+        return 0
+    size = page.text_sizes.get(node, (0, 0))[0]
+    links = [a for a in node.iter("a") if page.text_sizes.get(a, (0, 0))[0]]
+    if not 0 < size <= _ITEM_TEXT or len(links) != 1:
+        return 0
+    return size if page.text_sizes[links[0]][0] >= _ITEM_LINK_SHARE * size else 0
+
+
+def _is_inside(container: HtmlElement, node: HtmlElement) -> bool:
+    return node is container or any(ancestor is container for ancestor in node.iterancestors())
+
+
+# "[详细]", "阅读全文>>": the link from a teaser to the article it announces.
+_MORE_LINK = re.compile(r"^[\[【(（]?\s*(?:详细|详情|全文|阅读全文|查看全文|查看详情|阅读更多)")
+_TEASER_TEXT = 600
+
+
+# A pager's words: 共 3 页 当前第 1 页 首页 上一页 1 2 3 下一页 尾页 跳转到 GO.
+_PAGER = re.compile(
+    r"共\s*\d+\s*[页条]|当前第\s*\d+\s*页|第\s*\d+\s*页|首页|尾页|末页|上一?页|下一?页|"
+    r"跳转到?|转到|GO|Go|\d+|[/|<>«»…\s]"
+)
+_PAGER_REST = 6
+
+
+def pager_evidence(container: HtmlElement) -> str | None:
+    """ "a pager" when ``container`` holds nothing but a pager (a listing whose items are links)."""
+    text = visible_text(container)
+    if re.search(r"页", text) and len(_WORD.findall(_PAGER.sub("", text))) <= _PAGER_REST:
+        return "a pager"
+    return None
+
+
+def teaser_evidence(page: Page, container: HtmlElement) -> str | None:
+    """Why ``container`` announces an article of another page (a home page's headline), or None.
+
+    A short block whose first line is a link to another page, or that ends in a
+    "[详细]" link to one, is a teaser: the article is where the link goes.
+    """
+    lines = visible_lines(container)
+    if not lines or page.text_sizes.get(container, (0, 0))[0] > _TEASER_TEXT:
+        return None
+    here = page.url.split("#", 1)[0]
+    for link in container.iter("a"):
+        target = page.absolute(link.get("href"))
+        if not target or target.split("#", 1)[0] == here or target.startswith("javascript"):
+            continue
+        text = visible_text(link)
+        if _MORE_LINK.match(text):
+            return f"a teaser whose {text!r} links to {target}"
+        if len(text) >= 8 and text == lines[0]:
+            return f"a teaser whose headline links to {target}"
+    return None
+
+
 def footer_share(lines: list[str]) -> float:
     """Share of ``lines`` that read like a site footer."""
     footer = sum(1 for line in lines if len(line) < _FOOTER_LINE and FOOTER.search(line))
@@ -151,9 +270,26 @@ def _cut_from(container: HtmlElement, node: HtmlElement, keep_node: bool) -> Non
         node.getparent().remove(node)
 
 
+# Text before a chrome line below which the line is a toolbar above the text, not its end.
+_LEAD = 30
+_MAX_LEADING_LINES = 3
+
+
 def cut_boilerplate(container: HtmlElement, extra_starts: Iterable[HtmlElement] = ()) -> None:
-    """Cut the container at the first line that starts the page's chrome (免责声明, 上一篇 …)."""
+    """Cut the container at the first line that starts the page's chrome (免责声明, 上一篇 …).
+
+    A chrome line above the text (【打印本页】【关闭窗口】 over a 信息公开 notice in a
+    table layout) does not end it: that line alone is dropped, and the cut is looked
+    for again below it.
+    """
     starts = set(extra_starts)
+    for _ in range(_MAX_LEADING_LINES + 1):
+        if not _cut_once(container, starts):
+            return
+
+
+def _cut_once(container: HtmlElement, starts: set[HtmlElement]) -> bool:
+    """Cut at the first chrome line, or drop it when it leads: True when it dropped a line."""
     for node in container.iter():
         if not is_element(node) or node is container:
             continue
@@ -162,11 +298,33 @@ def cut_boilerplate(container: HtmlElement, extra_starts: Iterable[HtmlElement] 
             and TERMINATOR.match(visible_text(node))
             and not _starts_mid_line(node)
         ):
+            if node not in starts and _text_before(container, node) < _LEAD:
+                if len(visible_lines(node)) > 1:
+                    continue  # the line is further down, inside this element
+                node.drop_tree()
+                return True
             _cut_from(container, node, keep_node=False)
-            return
+            return False
         if node.tail and TERMINATOR.match(clean_space(node.tail)) and tag_of(node) == "br":
             _cut_from(container, node, keep_node=True)
-            return
+            return False
+    return False
+
+
+def _text_before(container: HtmlElement, node: HtmlElement) -> int:
+    """Characters of visible text in ``container`` before ``node`` starts."""
+    size = len(clean_space(container.text or ""))
+    for element in container.iterdescendants():
+        if element is node:
+            return size
+        if not is_element(element) or tag_of(element) in INVISIBLE_TAGS:
+            size += len(clean_space(element.tail or ""))
+            continue
+        if node in element.iterdescendants():
+            size += len(clean_space(element.text or ""))
+            continue
+        size += len(clean_space(element.text or "")) + len(clean_space(element.tail or ""))
+    return size
 
 
 def _starts_mid_line(node: HtmlElement) -> bool:
@@ -200,9 +358,18 @@ def drop_chrome(page: Page, container: HtmlElement) -> None:
 
 
 def _is_link_list(page: Page, element: HtmlElement) -> bool:
+    """Three links or more, one to a line, making most of the text.
+
+    Links inside one line of text (第一天：九曲溪 → 玉女峰 → 武夷宫, a travel guide's
+    itinerary) are the article's own words, however much of the line they make.
+    """
     if page.link_density(element) <= 0.5:
         return False
-    return sum(1 for a in element.iter("a") if page.text_sizes.get(a, (0, 0))[0]) >= 3
+    links = sum(1 for a in element.iter("a") if page.text_sizes.get(a, (0, 0))[0])
+    return links >= _LIST_LINKS and len(visible_lines(element)) >= _LIST_LINKS
+
+
+_LIST_LINKS = 3
 
 
 def remove_elements(container: HtmlElement, elements: Iterable[HtmlElement | None]) -> None:

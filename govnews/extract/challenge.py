@@ -12,7 +12,9 @@ _CHALLENGE = re.compile(
 )
 _SOFT_404 = re.compile(
     r"(?:您访问的|你访问的|您要访问的|您所访问的|该|此)?(?:页面|网页|文章|信息|内容)"
-    r"(?:不存在|已删除|已被删除|找不到|未找到|已过期|已下线)|404\s*(?:not found|错误|error)?",
+    r"(?:不存在|已删除|已被删除|找不到|未找到|已过期|已下线)"
+    # 404 alone, not inside a number (第14040218号建议的复函 is a document number).
+    r"|(?<![\d第])404(?![\d号])\s*(?:not found|错误|error)?",
     re.IGNORECASE,
 )
 _SHORT = 60

@@ -93,13 +93,16 @@ _URL_DATE = re.compile(
 _ART_DATE = re.compile(
     r"/art/(?P<y>(?:19|20)\d\d)/(?P<m>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/"
 )
+# Newspaper e-paper systems (数字报): /html/2009-04/17/content_118802.htm
+_EPAPER_DATE = re.compile(r"/(?P<y>(?:19|20)\d\d)-(?P<m>0[1-9]|1[0-2])/(?P<d>0[1-9]|[12]\d|3[01])/")
 
 
 def date_from_url(url: str) -> datetime | None:
     """A date written in a URL path (``/2022-08-18/``, ``/20220818/``, ``/t20220818_``,
-    ``/art/2022/8/18/``), or None."""
+    ``/art/2022/8/18/``, ``/2009-04/17/``), or None."""
     path = url.split("?", 1)[0]
-    for match in [*_ART_DATE.finditer(path), *_URL_DATE.finditer(path)]:
+    dated = (_ART_DATE, _EPAPER_DATE, _URL_DATE)
+    for match in [found for pattern in dated for found in pattern.finditer(path)]:
         try:
             return datetime(int(match["y"]), int(match["m"]), int(match["d"]), tzinfo=SHANGHAI)
         except ValueError:

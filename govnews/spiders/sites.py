@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -163,7 +164,8 @@ class SitesSpider(GovnewsSpider):
         """What a family's paging says follows a listing page, as requests and failures.
 
         A next page is asked for when the page listed an article not stored yet; a window
-        when the records it follows did.
+        when the records it follows did, and when it is on one of the site's hosts (a
+        window elsewhere is a recorded failure: the offsite filter would drop it).
         """
         for step in paging.next_pages(listing_of(response), site.pagination.options):
             if isinstance(step, Problem):
@@ -172,8 +174,13 @@ class SitesSpider(GovnewsSpider):
             elif isinstance(step, NextPage):
                 if self.any_new(articles):
                     yield self.request(step.url, self.parse_listing)
-            elif self.any_new(u for u in step.seen if site.is_article(u)):
+            elif not self.any_new(u for u in step.seen if site.is_article(u)):
+                continue
+            elif site.allows(step.url):
                 yield self.window_request(step)
+            else:  # the offsite filter would drop it without a word
+                host = urlsplit(step.url).hostname
+                self.record_window_failure(step, "extract", f"{host} is not in allowed_hosts")
 
     def window_request(self, window: Window) -> FormRequest:
         """The POST of one window, with the form the site's own list script sends."""

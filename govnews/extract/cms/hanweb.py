@@ -8,11 +8,17 @@ shows in it, else a ``div`` the rule wraps around the nodes between them. The fi
 comments give the title, 发布日期 and 信息来源.
 
 Lists (``pagination.kind = "hanweb"``): a column ``/col/col<N>/index.html`` holds its first
-records in ``<script type="text/xml"><datastore>``; its ``$('#<unit>').jpage({...})``
-script gives totalRecord, perPage, groupSize and the form (``ajaxParam``) that the page
-POSTs to ``dataproxy.jsp`` for the rest, a window of records at a time. Options of the
-sites file: ``perpage`` (the perpage of the query) and ``window`` (records per POST); by
-default what the page's jpage says (perPage, perPage × groupSize).
+records in ``<script type="text/xml"><datastore>``; its jpage script (``$('#<unit>').jpage({...})``
+of jquery.page.js, or ``jpage('<unit>', {...})`` of the older jpage.js that unitbuild pages
+load) gives totalRecord (else the datastore's ``<totalrecord>``), perPage and groupSize
+(numbers or strings; 15 and 3 when missing), where the page POSTs for the rest
+(``proxyUrl`` or ``url``, else the ``<nextgroup>`` link's ``.jsp``, else
+``/module/web/jpage/dataproxy.jsp``), and the form it POSTs there, a window of records at
+a time. Templates split that form: the values of ``ajaxParam`` win, the missing ones come
+from the ``<nextgroup>`` link's query, then ``var param_<unit>``, then an ``<input>`` of that
+name; without a columnid the list is a recorded failure. Options of the sites file:
+``perpage`` (the perpage of the query) and ``window`` (records per POST); by default what
+the page's jpage says (perPage, perPage × groupSize).
 """
 
 from __future__ import annotations
@@ -154,6 +160,15 @@ _DEFAULT_GROUP = 3  # jpage's groupSize: pages per request
 _JS_PAIR = re.compile(
     r"""([\w$]+)\s*:\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^,{}\s][^,{}]*)"""
 )
+#: A jpage call: ``$('#<unit>').jpage({...})`` (or ``jQuery(...)``), the older jpage.js's
+#: ``jpage('<unit>', {...})``, or ``jpage({unitid: '<unit>', ...})`` (also ``new jpage``).
+_JPAGE_CALL = re.compile(
+    r"""(?:(?:\$|jQuery)\(\s*['"]\#(?P<target>[^'"]+)['"]\s*\)\s*\.)?"""
+    r"""\bjpage\(\s*(?:['"]\#?(?P<first>[^'"]+)['"]\s*,\s*)?\{(?P<body>.*?)\}\s*\)""",
+    re.S | re.I,
+)
+#: The parameter without which dataproxy.jsp cannot answer: the column.
+_REQUIRED = "columnid"
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,11 @@ class Datastore:
     nextgroup: str | None = None
     #: The id of the list unit around an in-page datastore (its jpage's ``#id``).
     unit: str | None = None
+
+    @property
+    def nextgroup_link(self) -> str:
+        """The target of the ``<nextgroup>`` link (dataproxy.jsp and its query), or ""."""
+        return Selector(text=self.nextgroup or "<p></p>").css("a::attr(href)").get("").strip()
 
 
 def parse_datastore(text: str, unit: str | None = None) -> Datastore | None:
@@ -217,34 +237,90 @@ def js_object(text: str) -> dict[str, str]:
 
 
 def jpage_options(scripts: str, unit: str) -> dict[str, str] | None:
-    """The options of ``$('#<unit>').jpage({...})``, or None when the page has no such call."""
-    call = re.search(
-        rf"""\$\(\s*['"]#{re.escape(unit)}['"]\s*\)\s*\.jpage\(\s*\{{(.*?)\}}\s*\)""",
-        scripts,
-        re.S,
-    )
-    return js_object(call[1]) if call else None
+    """The options of the list unit's jpage call, or None when the page has no such call.
+
+    ``$('#<unit>').jpage({...})`` or ``jQuery(...)`` (jquery.page.js), ``jpage('<unit>',
+    {...})`` or ``jpage({unitid: '<unit>', ...})`` (the older jpage.js of unitbuild pages);
+    else the page's one call that names no unit.
+    """
+    unnamed = []
+    for call in _JPAGE_CALL.finditer(scripts):
+        options = js_object(call["body"])
+        named = call["target"] or call["first"] or options.get("unitid") or options.get("unitId")
+        if not named:
+            unnamed.append(options)
+        elif named.lstrip("#") == unit:
+            return options
+    return unnamed[0] if len(unnamed) == 1 else None
+
+
+def _form(text: str) -> dict[str, str] | None:
+    """A form written as a JavaScript object (``{col:1, …}``) or a query (``col=1&…``)."""
+    text = text.strip()
+    if text.startswith("{") and text.endswith("}"):
+        return js_object(text[1:-1])
+    if "=" in text:
+        return dict(parse_qsl(text.lstrip("?"), keep_blank_values=True))
+    return None
 
 
 def _js_variable(scripts: str, name: str) -> dict[str, str] | None:
-    found = re.search(rf"\bvar\s+{re.escape(name)}\s*=\s*\{{([^{{}}]*)\}}", scripts)
-    return js_object(found[1]) if found else None
+    """The form held by ``var <name> = {...}`` (or a quoted query string), or None."""
+    found = re.search(
+        rf"""\b(?:var|let|const)\s+{re.escape(name)}\s*=\s*"""
+        r"""(\{[^{}]*\}|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""",
+        scripts,
+    )
+    return _form(found[1] if found[1].startswith("{") else found[1][1:-1]) if found else None
 
 
-def ajax_params(scripts: str, store: Datastore, options: dict[str, str]) -> dict[str, str]:
+def _input(page: Selector | None, name: str) -> dict[str, str] | None:
+    """The form held by the value of ``<input name|id="<name>">``, or None."""
+    if page is None:
+        return None
+    value = page.xpath("//input[@name=$n or @id=$n]/@value", n=name).get()
+    return _form(value) if value else None
+
+
+def ajax_params(
+    scripts: str,
+    store: Datastore,
+    options: Mapping[str, str],
+    page: Selector | None = None,
+) -> dict[str, str]:
     """The form a JCMS list POSTs to dataproxy.jsp (col, appid, webid, columnid, unitid …).
 
-    From jpage's ``ajaxParam`` (an object, or the variable holding it), else the
-    ``param_<unit>`` variable, else the query of the ``<nextgroup>`` link; {} if none.
+    Pages split it: every place a JCMS page puts it is read, and a value found earlier
+    wins. First jpage's ``ajaxParam`` (an object, a query string, or the variable holding
+    one), then the query of the ``<nextgroup>`` link (without its ``page``), then the
+    ``param_<unit>`` variable, then an ``<input>`` of that name or id (unitbuild pages);
+    {} if none.
     """
-    value = options.get("ajaxParam", "")
-    if value.startswith("{"):
-        return js_object(value[1:-1])
-    for name in (value, f"param_{store.unit}"):
-        if name and (found := _js_variable(scripts, name)):
-            return found
-    href = Selector(text=store.nextgroup or "<p></p>").css("a::attr(href)").get("")
-    return {k: v for k, v in parse_qsl(urlsplit(href).query) if k != "page"}
+    unit = f"param_{store.unit}" if store.unit else ""
+    explicit = options.get("ajaxParam", "").strip()
+    nextgroup = urlsplit(store.nextgroup_link).query
+    sources = (
+        _form(explicit) or (_js_variable(scripts, explicit) if explicit.isidentifier() else None),
+        {k: v for k, v in parse_qsl(nextgroup, keep_blank_values=True) if k != "page"},
+        _js_variable(scripts, unit) if unit else None,
+        _input(page, unit) if unit else None,
+    )
+    params: dict[str, str] = {}
+    for source in sources:
+        for key, value in (source or {}).items():
+            params.setdefault(key, value)
+    return params
+
+
+def proxy_url(store: Datastore, options: Mapping[str, str]) -> str:
+    """Where the list POSTs its windows: jpage's ``proxyUrl`` (or ``url``), else the path of
+    the ``<nextgroup>`` link when it names a ``.jsp``, else ``/module/web/jpage/dataproxy.jsp``.
+    Relative to the column page, as the browser resolves it."""
+    given = (options.get("proxyUrl") or options.get("url") or "").strip()
+    if given:
+        return given
+    path = urlsplit(store.nextgroup_link).path
+    return path if path.endswith(".jsp") else _DEFAULT_PROXY
 
 
 @dataclass(frozen=True)
@@ -263,14 +339,17 @@ class Window:
 
     @property
     def url(self) -> str:
+        """The proxy (with any query of its own), then startrecord, endrecord, perpage."""
+        base, _, own = urljoin(self.column, self.proxy).partition("?")
         query = urlencode(
             {"startrecord": self.start, "endrecord": self.end, "perpage": self.perpage}
         )
-        return f"{urljoin(self.column, self.proxy)}?{query}"
+        return f"{base}?{own.strip('&')}&{query}" if own.strip("&") else f"{base}?{query}"
 
     @property
     def where(self) -> str:
-        return f"dataproxy.jsp records {self.start}-{self.end}"
+        name = urlsplit(self.proxy).path.rsplit("/", 1)[-1] or "dataproxy.jsp"
+        return f"{name} records {self.start}-{self.end}"
 
     def following(self, total: int, seen: frozenset[str]) -> Window:
         size = self.end - self.start + 1
@@ -285,21 +364,24 @@ def next_pages(listing: Listing, options: Mapping[str, int]) -> Iterator[Step]:
         return
     for store in stores:
         jpage = jpage_options(listing.scripts, store.unit or "")
-        if jpage is None:
+        if jpage is None and store.total is None:
             yield Problem(f"JCMS list {store.unit} without its jpage(...) pagination script")
             continue
-        yield from _first_window(listing.url, listing.scripts, store, jpage, options)
+        yield from _first_window(listing, store, jpage or {}, options)
 
 
 def _first_window(
-    column: str,
-    scripts: str,
+    listing: Listing,
     store: Datastore,
     jpage: dict[str, str],
     options: Mapping[str, int],
 ) -> Iterator[Step]:
-    """The window after a list's in-page records; nothing when they are all (or a problem)."""
-    total = jpage.get("totalRecord", "")
+    """The window after a list's in-page records; nothing when they are all (or a problem).
+
+    The total is jpage's ``totalRecord``, else the datastore's ``<totalrecord>``.
+    """
+    column = listing.url
+    total = jpage.get("totalRecord", "").strip() or str(store.total or "")
     if not total.isdigit():
         reason = f"JCMS list {store.unit}: no totalRecord in its jpage(...) script"
         yield Problem(reason, with_request=False)
@@ -307,9 +389,12 @@ def _first_window(
     seen = frozenset(record_links(store.records, column))
     if int(total) <= len(store.records):
         return
-    params = ajax_params(scripts, store, jpage)
-    if "columnid" not in params:
-        reason = f"JCMS list {store.unit}: no dataproxy.jsp parameters (ajaxParam)"
+    params = ajax_params(listing.scripts, store, jpage, listing.selector)
+    if _REQUIRED not in params:
+        reason = (
+            f"JCMS list {store.unit}: no dataproxy.jsp parameters ({_REQUIRED} in none of"
+            f" ajaxParam, the <nextgroup> link, param_{store.unit})"
+        )
         yield Problem(reason, with_request=False)
         return
     perpage = options.get("perpage") or _int(jpage.get("perPage"), _DEFAULT_PERPAGE)
@@ -317,7 +402,7 @@ def _first_window(
     start = len(store.records) + 1
     yield Window(
         column=column,
-        proxy=jpage.get("proxyUrl") or _DEFAULT_PROXY,
+        proxy=proxy_url(store, jpage),
         params=tuple(params.items()),
         start=start,
         end=start + size - 1,
@@ -343,7 +428,9 @@ def listed(listing: Listing) -> list[str]:
 
 
 def _int(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() and int(value) > 0 else default
+    """A whole number of jpage's options (``15`` or ``'15'``); ``default`` if missing or 0."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 PAGING = Paging(

@@ -27,7 +27,9 @@ class CmsParts:
 
     ``name`` is the family (``cms:<name>`` in the article's provenance). ``remove`` lists
     elements to cut from the body when they lie inside it (the 政府信息公开 table, a title
-    element the table replaced).
+    element the table replaced). ``source`` is a 来源 the family's markup names;
+    ``agency`` the 信息公开 table's 发布机构 (else 发文机关), which stands in for a 来源
+    only when the page shows none.
     """
 
     name: str
@@ -35,6 +37,7 @@ class CmsParts:
     title: HtmlElement | None = None
     date_text: str | None = None
     source: str | None = None
+    agency: str | None = None
     attachment_blocks: list[HtmlElement] = field(default_factory=list)
     remove: list[HtmlElement] = field(default_factory=list)
 

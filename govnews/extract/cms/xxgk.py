@@ -3,7 +3,8 @@
 Every family prints it, so it is not only a rule of its own but a layer:
 :func:`govnews.extract.cms.match_cms` reads it once with :func:`info_table` and lays it over
 what the family rule found (:func:`with_info_table`). The table is the page's formal
-record, so its values win: 名称/标题 → title, 发布机构 (else 发文机关) → source, 发布日期
+record, so its values win: 名称/标题 → title, 发布机构 (else 发文机关) → agency (the
+source when the page shows no 来源), 发布日期
 (else 成文日期) → date_text (a same-day date of the family rule that adds the time of day
 is kept). When the family's body holds the table, the body becomes the document below it
 (the one element holding most of it, else a ``div`` wrapped around it); a table below the
@@ -41,10 +42,17 @@ _TABLE_FIELDS: dict[str, str] = {
     "文号": "number",
     "成文日期": "written",
     "成文时间": "written",
+    "发文日期": "written",
+    "发文时间": "written",
     "发布日期": "published",
     "发布时间": "published",
     "公开日期": "published",
     # Fields that end the value before them and carry nothing we keep.
+    "分类": "other",
+    "所属分类": "other",
+    "信息类别": "other",
+    "文种": "other",
+    "生成日期": "other",
     "主题分类": "other",
     "信息分类": "other",
     "组配分类": "other",
@@ -189,7 +197,8 @@ def with_info_table(parts: CmsParts, table: InfoTable) -> CmsParts:
         body=body,
         title=title,
         date_text=date,
-        source=values.get("agency") or values.get("issuer") or parts.source,
+        source=parts.source,
+        agency=values.get("agency") or values.get("issuer"),
         attachment_blocks=parts.attachment_blocks,
         remove=remove,
     )
