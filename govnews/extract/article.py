@@ -176,6 +176,12 @@ class ArticlePage:
                 return element
         return None
 
+    @cached_property
+    def _body_start(self) -> int | None:
+        """Where the body's first line stands in the page's lines (read before the cut)."""
+        first = next(iter(visible_lines(self.container)), "")
+        return next((i for i, line in enumerate(self.page.lines) if first and line == first), None)
+
     def _line_above_info(self) -> HtmlElement | None:
         """The title-sized element just above the info line (时间/来源 …), when it is a line.
 
@@ -187,9 +193,8 @@ class ArticlePage:
         info_line = visible_text(self.info.element)
         lines = self.page.lines
         at = next((i for i, line in enumerate(lines) if info_line.startswith(line)), None)
-        first = next(iter(visible_lines(self.container)), "")
-        body_at = next((i for i, line in enumerate(lines) if line == first), None)
-        if not at or body_at is None or body_at < at:  # an info line inside the text: no
+        start = self._body_start
+        if not at or start is None or start < at:  # an info line inside the text: no
             return None
         line = lines[at - 1]
         if not 4 <= len(line) <= 80 or ">" in line or "›" in line or parse_date(line):
@@ -205,9 +210,7 @@ class ArticlePage:
         Newspaper pages (数字报) put the headline in a ``td`` with a style, between a
         kicker and a subtitle, under an empty <title>: the emphasised one is the headline.
         """
-        first = next(iter(visible_lines(self.container)), "")
-        lines = self.page.lines
-        start = next((i for i, line in enumerate(lines) if first and line == first), None)
+        lines, start = self.page.lines, self._body_start
         if start is None:
             return None
         shown: dict[str, list[HtmlElement]] = {}
@@ -306,9 +309,7 @@ class ArticlePage:
 
     def _date_above_body(self, window: int = 3) -> datetime | None:
         """A date on one of the lines just above the body (a byline)."""
-        first = next(iter(visible_lines(self.container)), "")
-        lines = self.page.lines
-        start = next((i for i, line in enumerate(lines) if first and line == first), None)
+        lines, start = self.page.lines, self._body_start
         if start is None:
             return None
         for line in reversed(lines[max(0, start - window) : start]):
@@ -426,30 +427,34 @@ class ArticlePage:
         check_not_error_page(self.page, self.info is not None)
         if not self.title:
             raise NotAnArticle("no article title found")
-        # A refusal needs positive evidence: a breadcrumb ending in the title, or a block
-        # heavy with links, is also what many articles show; a list of links is not.
-        listing = None if self.cms else bodies.listing_evidence(self.page, self.container)
-        listing = listing or (None if self.cms else bodies.pager_evidence(self.container))
+        if not self.cms:
+            self._check_not_a_listing()
+        if bodies.footer_share(visible_lines(self.container)) > 0.5:
+            raise NotAnArticle("the only text block is the site footer")
+
+    def _check_not_a_listing(self) -> None:
+        """Raise NotAnArticle on positive evidence of a list, a pager or a teaser.
+
+        A breadcrumb ending in the title, or a block heavy with links, is also what
+        many articles show (a story under its own name, a travel guide linking every
+        sight): neither refuses a page alone.
+        """
+        container = self.container
+        pager = bodies.pager_evidence(container)
+        listing = pager or bodies.listing_evidence(self.page, container)
         if self.breadcrumb and self.title in self.breadcrumb[1][-1:]:
             if listing:
                 raise NotAnArticle(f"the heading {self.title!r} names the column over {listing}")
             if self.info is None:  # a column's own page (关于我们): no date, no source
                 raise NotAnArticle(f"the heading {self.title!r} names the column, no info line")
-        if listing == "a pager":
-            raise NotAnArticle("the densest text block is a pager (a listing page)")
-        if listing and self.page.link_density(self.container) > 0.5:
+        if pager or (listing and self.page.link_density(container) > 0.5):
             raise NotAnArticle(f"the densest text block is {listing} (a listing page)")
-        # Without an info line (时间, 来源 …), a short text beside a long list of links.
-        listed = None
-        if not self.cms and self.info is None:
-            listed = bodies.page_listing_evidence(self.page, self.container)
+        # No 时间/来源 line, and a short leftover beside a page of links.
+        listed = self.info is None and bodies.page_listing_evidence(self.page, container)
         if listed:
             raise NotAnArticle(f"{listed} (a listing page)")
-        teaser = None if self.cms else bodies.teaser_evidence(self.page, self.container)
-        if teaser:
+        if teaser := bodies.teaser_evidence(self.page, container):
             raise NotAnArticle(f"the text block is {teaser} (a home or column page)")
-        if bodies.footer_share(visible_lines(self.container)) > 0.5:
-            raise NotAnArticle("the only text block is the site footer")
 
     def to_article(
         self, *, kind: Kind | None = None, fetched_at: datetime | None = None

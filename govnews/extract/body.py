@@ -312,18 +312,20 @@ def _cut_once(container: HtmlElement, starts: set[HtmlElement]) -> bool:
 
 
 def _text_before(container: HtmlElement, node: HtmlElement) -> int:
-    """Characters of visible text in ``container`` before ``node`` starts."""
-    size = len(clean_space(container.text or ""))
-    for element in container.iterdescendants():
+    """Characters of visible text in ``container`` before ``node`` starts.
+
+    In document order an element's tail follows its subtree, so every element met
+    before ``node`` adds its text, and its tail unless it holds ``node``.
+    """
+    holders = set(node.iterancestors())
+    size = 0
+    for element in container.iter():
         if element is node:
-            return size
-        if not is_element(element) or tag_of(element) in INVISIBLE_TAGS:
-            size += len(clean_space(element.tail or ""))
-            continue
-        if node in element.iterdescendants():
+            break
+        if is_element(element) and tag_of(element) not in INVISIBLE_TAGS:
             size += len(clean_space(element.text or ""))
-            continue
-        size += len(clean_space(element.text or "")) + len(clean_space(element.tail or ""))
+        if element is not container and element not in holders:
+            size += len(clean_space(element.tail or ""))
     return size
 
 
