@@ -142,10 +142,51 @@ def test_every_unseen_page_has_its_record() -> None:
         ("文章来源:本网 发布日期:2023-04-18", {"source": "本网", "date": "2023-04-18"}),
         ("来源: 福建日报", {"source": "福建日报"}),
         ("作者：佚名", {"author": "佚名"}),
+        # A date after a value ends it, the spaces between them lost to white-space cleaning.
+        ("来源：宣教中心 2022-11-14 14:59:48", {"source": "宣教中心"}),
+        ("来源：宣教中心2022年11月14日", {"source": "宣教中心"}),
+        # A closing bracket the value did not open ends it; an opened one stays.
+        (
+            "（本文来源：经济日报 作者：研究部部长、研究员徐占忱） 返回首页",
+            {"source": "经济日报", "author": "徐占忱"},
+        ),
+        ("来源：某市文旅局（原市文广新局）", {"source": "某市文旅局（原市文广新局）"}),
+        ("来源：教育部 下载", {"source": "教育部"}),
+        # A position before the name: the name; a role alone before it stays as written.
+        ("作者：政能亮特约评论员 韩涵", {"author": "韩涵"}),
+        ("作者：记者 郑晨子", {"author": "记者 郑晨子"}),
     ],
 )
 def test_parse_labelled(line: str, values: dict[str, str]) -> None:
     assert parse_labelled(line) == values
+
+
+# --- bylines with no 作者 label, at the top or the end of the text ------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "author"),
+    [
+        (["第一段正文，说了一件事。", "第二段，又一件事。", "文/栗思", "编辑/倪家宁"], "栗思"),
+        (["<strong>文丨政能亮特约评论员 韩涵</strong>", "正文第一段，说了一件事。"], "韩涵"),
+        (["正文第一段，说了一件事。", "作者 <strong>王之言 高孜然</strong>"], "王之言 高孜然"),
+        (["正文第一段，说了一件事。", "中青报·中青网记者 魏其濛 来源：中国青年报"], "魏其濛"),
+        (["（记者 张三 李四）", "正文第一段，说了一件事。"], "张三 李四"),
+        # A photo credit, a line inside the text and a long line are no bylines.
+        (["正文第一段，说了一件事。", "图为活动现场。 新华社记者 李梦馨 摄"], None),
+        (["一段。", "二段。", "三段。", "记者 张三", "五段。", "六段。", "七段。", "八段。"], None),
+    ],
+)
+def test_byline_without_label(lines: list[str], author: str | None) -> None:
+    paragraphs = "".join(f"<p>{line}</p>" for line in lines)
+    html = (
+        "<html><head><title>某地召开座谈会_某某新闻网</title></head><body>"
+        "<h1>某地召开座谈会</h1><div class='info'>时间：2024-05-13 10:00 来源：某某日报</div>"
+        f"<div class='content'>{paragraphs}<p>{'座谈会上，与会人员深入交流。' * 8}</p></div>"
+        "</body></html>"
+    )
+    article = extract_article(html.encode(), "http://news.example.cn/2024/0513/1.html")
+    assert article.author == author
 
 
 # --- 原文链接 in any form -------------------------------------------------------------

@@ -99,6 +99,16 @@ def test_validate_normalises() -> None:
 def test_validate_refuses_incomplete_articles() -> None:
     with pytest.raises(DropItem, match="title"):
         ValidatePipeline().process_item(article(ORIGINAL, title=""))
+    with pytest.raises(DropItem, match="body_text"):
+        ValidatePipeline().process_item(article(ORIGINAL, body_text=""))
+
+
+def test_validate_keeps_a_picture_story() -> None:
+    """Images and no text (a 图片新闻 page) is an article: its images are its content."""
+    picture = ValidatePipeline().process_item(
+        article(ORIGINAL, body_text="", images=["http://nyncj.zhangzhou.gov.cn/a.jpg"])
+    )
+    assert picture.body_text == "" and picture.fingerprint
 
 
 def test_items_are_stored_linked_and_committed_in_batches(crawler: Crawler) -> None:

@@ -33,6 +33,8 @@ class ValidatePipeline:
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         missing = [name for name in REQUIRED if not adapter.get(name)]
+        if missing == ["body_text"] and adapter.get("images"):
+            missing = []  # a picture story: its images are its text
         if missing:
             raise DropItem(f"article without {', '.join(missing)}")
         if adapter.get("kind") not in KINDS:
@@ -40,7 +42,7 @@ class ValidatePipeline:
         for name in _ONE_LINE:
             value = adapter.get(name)
             adapter[name] = clean_space(value) or None if isinstance(value, str) else value
-        adapter["body_text"] = adapter["body_text"].strip()
+        adapter["body_text"] = (adapter.get("body_text") or "").strip()
         adapter["site"] = site_of(adapter["url"])
         for name in ("published_at", "fetched_at"):
             value = adapter.get(name)

@@ -17,6 +17,7 @@ from govnews.extract.cms import CmsParts, match_cms
 from govnews.extract.dates import date_from_url, has_time, parse_date
 from govnews.extract.errors import ExtractionError, NotAnArticle
 from govnews.extract.labels import (
+    FIELD_LINE,
     ORIGINAL_TITLE_LABEL,
     InfoLine,
     anonymous,
@@ -26,8 +27,9 @@ from govnews.extract.labels import (
     find_info_line,
     find_original_url,
     labelled_lines,
+    page_labelled_lines,
 )
-from govnews.extract.meta import gov_meta
+from govnews.extract.meta import gov_meta, structured_author
 from govnews.extract.page import (
     TITLE_SEPARATOR,
     Page,
@@ -44,6 +46,14 @@ _SITE_SUFFIX = re.compile(
     r"\s*[-_|｜–—]+\s*[^-_|｜–—\s]{1,12}(?:网|网站|门户|政府|官网|频道|日报|客户端)\s*$"
 )
 _MIN_BODY = 20
+# An article's text has a line of at least this many characters; controls (条数 10条 40条)
+# and menus have none. A picture story (images in the body of a page with an info line or
+# a CMS's article structure) is an article with little or no text: neither bound applies.
+_MIN_LINE = 10
+# <title> parts split at any dash or bar: a headline shown alone may be any one of them
+# (太原市人民政府门户网站-晋祠博物馆-董寿平美术馆), but never the one naming the site.
+_HEAD_PARTS = re.compile(r"\s*[-_|｜–—]+\s*")
+_SITE_NAME = re.compile(r"(?:网|网站|门户|政府|官网|频道|客户端)$|^$")
 # What <title> puts between the headline and the site's name (white space is squashed).
 _TITLE_TAIL_START = frozenset("-_|｜–—:：·()（）[]【】<>《》")
 T = TypeVar("T")
@@ -134,9 +144,14 @@ class ArticlePage:
     @cached_property
     def title_and_element(self) -> tuple[str, HtmlElement | None]:
         """The title, and the element that shows it (to be cut from the body)."""
-        heading = self.cms.title if self.cms and self.cms.title is not None else self._heading()
-        shown = visible_text(heading) if heading is not None else ""
         meta_title = self.meta.get("ArticleTitle", "")
+        heading = self.cms.title if self.cms else None
+        if heading is None or (meta_title and not _same_text(meta_title, visible_text(heading))):
+            # A family's title class that shows another line (the column) does not win
+            # over the heading that shows meta ArticleTitle.
+            found = self._heading()
+            heading = found if found is not None else heading
+        shown = visible_text(heading) if heading is not None else ""
         if meta_title and _same_text(meta_title, shown or self.page.head_title):
             self.provenance["title"] = "meta:ArticleTitle"
             return _SITE_SUFFIX.sub("", meta_title), heading
@@ -185,22 +200,27 @@ class ArticlePage:
     def _line_above_info(self) -> HtmlElement | None:
         """The title-sized element just above the info line (时间/来源 …), when it is a line.
 
+        With no info line above the text, a line that starts with 来源/作者 right above
+        the text is taken as one.
+
         Where <title> names only the site (or a column) and no heading tag marks the
         headline, the line over the info line is the headline.
         """
-        if self.info is None:
-            return None
-        info_line = visible_text(self.info.element)
-        lines = self.page.lines
-        at = next((i for i, line in enumerate(lines) if info_line.startswith(line)), None)
-        start = self._body_start
+        lines, start = self.page.lines, self._body_start
+        at = None
+        if self.info is not None:
+            info_line = visible_text(self.info.element)
+            at = next((i for i, line in enumerate(lines) if info_line.startswith(line)), None)
+        if (at is None or start is not None and start < at) and start and start >= 2:
+            # No info line above the text: a 来源/作者 line right above it serves as one.
+            at = start - 1 if FIELD_LINE.match(lines[start - 1]) else None
         if not at or start is None or start < at:  # an info line inside the text: no
             return None
         line = lines[at - 1]
         if not 4 <= len(line) <= 80 or ">" in line or "›" in line or parse_date(line):
             return None
         for element, text in self.page.short_texts(limit=80):
-            if text == line and not _in_link(element):
+            if text == line and not _in_link(self.page, element):
                 return element
         return None
 
@@ -219,7 +239,7 @@ class ArticlePage:
         for line in reversed(lines[max(0, start - window) : start]):
             if 4 <= len(line) <= 80:
                 for element in shown.get(line, []):
-                    if _emphasised(element) and not _in_link(element):
+                    if _emphasised(element) and not _in_link(self.page, element):
                         return element
         return None
 
@@ -230,11 +250,23 @@ class ArticlePage:
     def _heading(self) -> HtmlElement | None:
         """The heading that best matches <title> or meta ArticleTitle, best above the info line."""
         head = self.page.head_title
-        references = [self.meta.get("ArticleTitle", ""), head, *TITLE_SEPARATOR.split(head)]
+        segments = [
+            segment
+            for segment in {*TITLE_SEPARATOR.split(head), *_HEAD_PARTS.split(head)}
+            if not _SITE_NAME.search(segment)
+        ]
+        references = [self.meta.get("ArticleTitle", ""), head, *segments]
         references = [ref for ref in references if len(ref) >= 4]
+        start = squash(head)
         best: tuple[float, HtmlElement] | None = None
         before_info = True
         prefixes = self._head_prefixes()
+        named = squash(self.meta.get("ArticleTitle", ""))
+        prefixes |= {
+            element
+            for element, text in self.page.short_texts(limit=120)
+            if named and squash(text) == named and not _in_link(self.page, element)
+        }
         for element in self.page.iter_elements():
             if self.info is not None and element is self.info.element:
                 before_info = False
@@ -245,6 +277,10 @@ class ArticlePage:
                 continue
             score = max((_overlap(text, ref) for ref in references), default=0.0)
             score += 0.2 if before_info else 0.0
+            # <title> starts with the headline and ends with the blog's or column's name.
+            score += 0.15 if start.startswith(squash(text)) else 0.0
+            # meta ArticleTitle names the article; a <title> segment may name its column.
+            score += 0.3 if named and squash(text) == named else 0.0
             score += 0.1 if tag_of(element) in ("h1", "h2") else 0.0
             if best is None or score > best[0]:
                 best = (score, element)
@@ -262,7 +298,7 @@ class ArticlePage:
         found = set()
         for element, text in self.page.short_texts(limit=120):
             shown = squash(text)
-            if len(shown) < 4 or not head.startswith(shown) or _in_link(element):
+            if len(shown) < 4 or not head.startswith(shown) or _in_link(self.page, element):
                 continue
             rest = head[len(shown) :]
             if not rest or rest[0] in _TITLE_TAIL_START:
@@ -286,16 +322,28 @@ class ArticlePage:
         if same_day and has_time(meta_text) and not has_time(shown or ""):
             return self._pick("published_at", ("meta:PubDate", from_meta))
         meta_agrees = from_meta and (from_url is None or abs((from_meta - from_url).days) <= 1)
+        # An info line inside the text (a notice's closing 2005年8月25日（来源：…）) dates
+        # the document; the URL, where it has a date, says when the page was published.
+        signed = visible_signal == "label:时间" and self._info_in_text
         return self._pick(
             "published_at",
-            (visible_signal, visible),
+            (visible_signal, None if signed and from_url else visible),
             ("meta:PubDate", from_meta if meta_agrees else None),
             ("url", from_url),
+            (visible_signal, visible),
             ("listing", self.listing_date),
             ("text", self._date_near_title()),
             ("text", self._date_above_body()),
             ("text", self._labelled_date()),
         )
+
+    @cached_property
+    def _info_in_text(self) -> bool:
+        """True when the info line stands inside the body's container (read before the cut)."""
+        if self.info is None:
+            return False
+        container = self.container
+        return any(node is container for node in self.info.element.iterancestors())
 
     def _date_near_title(self, window: int = 8) -> datetime | None:
         """The first date in the lines just after the title (or at the top of the page)."""
@@ -342,12 +390,21 @@ class ArticlePage:
             ("label:来源", self.labels.get("source")),
             (cms, self.cms.agency if self.cms else None),
             ("body:来源", self.body_labels.get("source")),
+            ("page:来源", self.page_labels.get("source")),
         )
 
     @cached_property
     def author(self) -> str | None:
-        author = self.labels.get("author") or self.body_labels.get("author")
-        return self._pick("author", ("label:作者", None if anonymous(author) else author))
+        def named(value: str | None) -> str | None:
+            return None if anonymous(value) else value
+
+        return self._pick(
+            "author",
+            ("label:作者", named(self.labels.get("author") or self.body_labels.get("author"))),
+            ("page:作者", named(self.page_labels.get("author"))),
+            ("ld+json:author", named(structured_author(self.page))),
+            ("byline", self.body_labels.get("byline")),
+        )
 
     @cached_property
     def editor(self) -> str | None:
@@ -379,6 +436,11 @@ class ArticlePage:
     def metadata_lines(self) -> dict[HtmlElement, dict[str, str]]:
         """Lines inside the body that only carry fields (来源：新华网 under the text)."""
         return labelled_lines(self.container)
+
+    @cached_property
+    def page_labels(self) -> dict[str, str]:
+        """Fields of label lines anywhere on the page: the last resort (read before the cut)."""
+        return page_labelled_lines(self.page)
 
     @cached_property
     def body_labels(self) -> dict[str, str]:
@@ -465,8 +527,15 @@ class ArticlePage:
         published_at, source, author = self.published_at, self.source_name, self.author
         editor, category, declared = self.editor, self.category, self.declared_original_url
         content, original_title = self.body
-        if len(content.text) < _MIN_BODY:
+        pictures = bool(content.images) and (self.cms is not None or self.info is not None)
+        if len(content.text) < _MIN_BODY and not pictures:
             raise ExtractionError(f"body text too short ({len(content.text)} characters)")
+        longest = max(map(len, content.text.splitlines()), default=0)
+        if longest < _MIN_LINE and not pictures:
+            raise NotAnArticle(
+                f"no line of text in the block, only short labels of at most {longest} "
+                "characters (controls or a menu)"
+            )
         self._pick("original_title", ("label:原标题", original_title))
         return Article(
             url=self.page.url,
@@ -529,9 +598,15 @@ def _emphasised(element: HtmlElement) -> bool:
     return False
 
 
-def _in_link(element: HtmlElement) -> bool:
-    """True inside an ``<a>``: a link to the article (a breadcrumb, a list) is no headline."""
-    return tag_of(element) == "a" or any(tag_of(a) == "a" for a in element.iterancestors())
+def _in_link(page: Page, element: HtmlElement) -> bool:
+    """True inside an ``<a>`` to another page: a link to an article (a breadcrumb, a list)
+    is no headline; a link to the page itself (a blog's permalink headline) is one.
+    """
+    for node in (element, *element.iterancestors()):
+        if tag_of(node) == "a":
+            href = page.absolute(node.get("href"))
+            return not href or href.split("#", 1)[0] not in (page.url, page.canonical_url)
+    return False
 
 
 def _overlap(text: str, reference: str) -> float:

@@ -37,7 +37,10 @@ FOOTER = re.compile(
     r"版权所有|ICP备|ICP证|公网安备|主办单位|承办单位|技术支持|网站标识码|网站地图|联系电话|联系我们|"
     r"Copyright|©|主办\s*[|｜]|建议使用.*浏览器|分辨率|邮编|邮政编码|"
     # A portal's standing notice: what it reposts is not its view, and is removed on request.
-    r"不代表本[网站]观点|本[网站]将.{0,12}删除|不愿本[网站]转载"
+    r"不代表本[网站]观点|本[网站]将.{0,12}删除|不愿本[网站]转载|"
+    # A site's own standing statements: what it shows is for reference, it speaks IPv6.
+    r"本(?:网站|站).{0,24}仅供参考|(?:本网站|本站)?支持\s*IPv6",
+    re.IGNORECASE,
 )
 # Blocks that never hold article text.
 _CHROME_TAGS = frozenset({"nav", "aside", "form", "select", "button", "input", "textarea", "label"})

@@ -17,6 +17,7 @@ from govnews.extract.page import (
     Page,
     squash,
     tag_of,
+    visible_lines,
     visible_text,
 )
 
@@ -117,10 +118,25 @@ _WIDGET = re.compile(
     r"(?:大|中|小|默认)字号|打印本页|打印此页|打印本文|打印文章|关闭窗口|关闭本页|加入收藏|收藏本页|"
     r"我要纠错|返回顶部|视力保护色|繁體|大\s*中\s*小(?![\u4e00-\u9fff])|"
     r"(?:浏览|阅读|点击|访问)(?:次数|量|数|人次)?\s*[(（]?\s*\d+\s*次?|"
-    r"(?<![^\s【\[〔(（])(?:字号|字体|打印|关闭|分享|收藏|纠错|返回)(?=$|\s|[】\]〕)）:：])"
+    r"(?<![^\s【\[〔(（])(?:字号|字体|打印|关闭|分享|收藏|纠错|返回|下载)(?=$|\s|[】\]〕)）:：])"
     r")"
 )
 _PADDED = re.compile(rf"^[{_HAN}](?: [{_HAN}])+$")
+# A closing bracket whose opening one is not in the value: （本文来源：经济日报 作者：张三）.
+_UNOPENED_BRACKET = re.compile(r"^[^（(]*?(?P<close>[）)])")
+# One to six personal names: two to four Han characters (· in transliterations) each.
+_NAMES = rf"[{_HAN}·]{{2,4}}(?:[\s、，,]+[{_HAN}·]{{2,4}}){{0,5}}"
+_ROLES = r"(?:特约|首席|本报|本台)?(?:记者|通讯员|评论员|研究员|撰稿人)"
+_ROLE_THEN_NAMES = re.compile(rf"{_ROLES}\s*(?P<names>{_NAMES})$")
+# A byline with no 作者 label, alone on its line at the top or the end of the text:
+# 文/栗思, 文丨政能亮特约评论员 韩涵, 作者 王之言 高孜然, 中青报·中青网记者 魏其濛.
+_BYLINE = re.compile(
+    rf"^[（(]?\s*(?:"
+    rf"(?:文|文字|撰文|作者)\s*[/／丨|｜]\s*(?:[^\s，。；]{{0,16}}?{_ROLES}\s*)?(?P<signed>{_NAMES})"
+    rf"|作者\s+(?P<plain>{_NAMES})"
+    rf"|[^\s，。；：:]{{0,16}}?(?:记者|通讯员)\s*(?P<reporter>{_NAMES})(?:\s*报道)?"
+    rf")(?<!摄)\s*[）)]?$"
+)
 _SEPARATORS = "|｜丨︱/·• "
 _BRACKETS = "【】[]〔〕"
 _LINE_BREAK = re.compile(r"\s*\n\s*")
@@ -215,13 +231,32 @@ def _field_value(raw: str, name: str) -> str:
     raw = raw.split("\n", 1)[0]
     if widget := _WIDGET.search(raw):
         raw = raw[: widget.start()]
-    if name != "date" and (cut := _VALUE_END.search(raw, 1)):
-        raw = raw[: cut.start()]
+    if name != "date":
+        for end in (_VALUE_END, DATE_PATTERN):  # 宣教中心 2022-11-14 ends before the date
+            if cut := end.search(raw, 1):
+                raw = raw[: cut.start()]
+        if unopened := _UNOPENED_BRACKET.match(raw):  # （本文来源：经济日报 作者：张三）
+            raw = raw[: unopened.start("close")]
     value = clean_space(raw).strip(_SEPARATORS)
     if value[:1] in _BRACKETS and value[-1:] in _BRACKETS:
         value = value[1:-1].strip()
     if _PADDED.match(value):  # 陈　静: a two-character name padded to the width of three
         value = squash(value)
+    if name == "author":
+        value = person_of(value)
+    return value
+
+
+def person_of(value: str) -> str:
+    """The names in an author value that puts a position before them.
+
+    ``研究部部长、研究员徐占忱`` → ``徐占忱``; ``政能亮特约评论员 韩涵`` → ``韩涵``.
+    A value without a role word is kept whole (``记者 郑晨子`` stays as the page says it
+    when nothing precedes the role).
+    """
+    found = _ROLE_THEN_NAMES.search(value)
+    if found and found.start() > 0:
+        return found["names"]
     return value
 
 
@@ -328,25 +363,66 @@ _LINE_LABELS = "|".join(
     _spaced(label)
     for label in FIELD_LABELS["source"] + FIELD_LABELS["author"] + FIELD_LABELS["editor"]
 )
-_FIELD_LINE = re.compile(rf"^[（(【\[]?\s*(?:{_LINE_LABELS}){COLON}")
-_FIELD_LINE_MAX = 60
+FIELD_LINE = re.compile(rf"^[（(【\[]?\s*(?:{_LINE_LABELS}){COLON}")
+FIELD_LINE_MAX = 60
 
 
 def labelled_lines(container: HtmlElement) -> dict[HtmlElement, dict[str, str]]:
-    """Short lines in the body that only say 来源 / 作者 / 编辑 (metadata, not article text)."""
+    """Short lines in the body that only say 来源 / 作者 / 编辑 (metadata, not article text).
+
+    A byline with no label (文/栗思, 记者 魏其濛) counts among the first three and the
+    last five lines of the text, as ``byline``: an explicit 作者 outranks it.
+    """
     found: dict[HtmlElement, dict[str, str]] = {}
+    lines = visible_lines(container)
+    edges = set(lines[:3] + lines[-5:])
     for element in container.iter():
         if element is container or not isinstance(element.tag, str):
             continue
         text = visible_text(element)
-        if len(text) > _FIELD_LINE_MAX or not _FIELD_LINE.match(text):
+        if len(text) > FIELD_LINE_MAX:
             continue
-        values = parse_labelled(labelled_text(element).strip("（()）【】[] "))
+        if FIELD_LINE.match(text):
+            values = parse_labelled(labelled_text(element).strip("（()）【】[] "))
+        elif text in edges and (byline := _byline(labelled_text(element))):
+            values = byline
+        else:
+            continue
         if values:
             for ancestor in element.iterancestors():  # keep the deepest line only
                 found.pop(ancestor, None)
             found[element] = values
     return found
+
+
+def page_labelled_lines(page: Page) -> dict[str, str]:
+    """Fields of the short lines anywhere on the page that start with 来源 / 作者 / 编辑.
+
+    The last resort for a field no line near the title gives: sites put 来源 under the
+    comments (``<span>来 源：湘潭日报</span>``) or 作者 beside the date with no other label.
+    Lines inside links (lists of other articles) do not count; the first value wins.
+    """
+    merged: dict[str, str] = {}
+    for element, text in page.short_texts(FIELD_LINE_MAX):
+        if FIELD_LINE.match(text) and not any(
+            tag_of(node) == "a" for node in (element, *element.iterancestors())
+        ):
+            values = parse_labelled(labelled_text(element).strip("（()）【】[] "))
+            for name, value in values.items():
+                merged.setdefault(name, value)
+    return merged
+
+
+def _byline(text: str) -> dict[str, str]:
+    """The names of a byline line, and the fields labelled after them on that line."""
+    label = LABEL_PATTERN.search(text)
+    head = (text[: label.start()] if label else text).strip()
+    found = _BYLINE.match(head)
+    if not found:
+        return {}
+    names = found["signed"] or found["plain"] or found["reporter"]
+    rest = parse_labelled(text[label.start() :]) if label else {}
+    return {"byline": clean_space(names.replace("\n", " ")), **rest}
 
 
 def anonymous(value: str | None) -> bool:

@@ -217,6 +217,14 @@ class Page:
                     self._meta[key] = clean_space(node.get("content") or "")
         return self._meta.get(name.lower(), "")
 
+    @cached_property
+    def canonical_url(self) -> str | None:
+        """The page's ``<link rel="canonical">``, absolute; None when it names none."""
+        for node in self.root.iter("link"):
+            if (node.get("rel") or "").strip().lower() == "canonical":
+                return self.absolute(node.get("href"))
+        return None
+
     @property
     def head_title(self) -> str:
         """The text of <title>."""
