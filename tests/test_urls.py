@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from govnews.core.urls import clean_url, site_of, url_key
+from govnews.core.urls import clean_url, is_gov_url, request_host, site_of, url_key
+from govnews.extract import kind_of
 
 ORIGINAL = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
 ORIGINAL_KEY = "nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-08-18/2101205076.html"
@@ -159,3 +160,37 @@ def test_site_of_is_the_lower_case_host_without_port() -> None:
 )
 def test_clean_url(url: str, clean: str) -> None:
     assert clean_url(url) == clean
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("HTTP://NYNCJ.Zhangzhou.GOV.cn:8080/a.html", "nyncj.zhangzhou.gov.cn"),
+        ("http://127.0.0.1\\secret-F.gov.cn/", "127.0.0.1"),  # "\" ends the host, as "/" does
+        ("http://www.a.gov.cn\\@127.0.0.1/", "www.a.gov.cn"),
+        ("http://x.gov.cn./a", "x.gov.cn"),
+        ("http://例.gov.cn/", "xn--fsq.gov.cn"),
+        ("not a url", ""),
+    ],
+)
+def test_request_host_is_the_host_the_downloader_connects_to(url: str, host: str) -> None:
+    assert request_host(url) == host
+
+
+@pytest.mark.parametrize(
+    ("url", "gov"),
+    [
+        ("http://nyncj.zhangzhou.gov.cn/a.html", True),
+        ("https://gov.cn/", True),
+        ("http://WWW.Zhangzhou.GOV.CN:8080/", True),
+        ("http://例.gov.cn/", True),
+        ("http://127.0.0.1\\secret-F.gov.cn/", False),  # the spelling: host 127.0.0.1
+        ("http://127.0.0.1%2Fsecret.gov.cn/", False),  # no host name
+        ("http://x.gov.cn.evil.com/", False),
+        ("http://evilgov.cn/", False),
+        ("http://www.nmgfzw.cn/", False),
+    ],
+)
+def test_gov_urls_by_the_host_the_downloader_connects_to(url: str, gov: bool) -> None:
+    assert is_gov_url(url) is gov
+    assert kind_of(url) == ("gov" if gov else "portal")

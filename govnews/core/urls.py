@@ -14,6 +14,9 @@ _SCHEME_PORTS = {"http": 80, "https": 443}
 _INDEX_PAGES = frozenset({"index.html", "index.htm", "index.shtml"})
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# A host name under gov.cn: labels of letters, digits, hyphens (and underscores, which
+# some sites use), nothing a resolver would read as something else.
+_GOV_HOST = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*gov\.cn")
 
 
 def url_key(url: str) -> str:
@@ -59,6 +62,25 @@ def site_of(url: str) -> str:
     Raises ``ValueError`` like :func:`url_key`.
     """
     return _host(_canonical(_split(url)))
+
+
+def request_host(url: str) -> str:
+    """The host a downloader connects to for ``url``, lower case, without a final dot.
+
+    ``url`` is read as Scrapy reads it (``w3lib.url.safe_url_string``, the form of
+    ``Request.url``), not as written: ``http://127.0.0.1\\x.gov.cn/`` is host
+    ``127.0.0.1``, since ``\\`` ends the host as ``/`` does. "" when there is none.
+    """
+    try:
+        host = urlsplit(safe_url_string(url.strip())).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".")
+
+
+def is_gov_url(url: str) -> bool:
+    """True when ``url`` leads to ``gov.cn`` or a host under it, read as :func:`request_host`."""
+    return _GOV_HOST.fullmatch(request_host(url)) is not None
 
 
 def _split(url: str) -> SplitResult:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
+from govnews.core.urls import is_gov_url
 from govnews.extract import body as bodies
 from govnews.extract.challenge import check_not_error_page, check_status
 from govnews.extract.cms import CmsParts, match_cms
@@ -47,8 +48,9 @@ _SITE_SUFFIX = re.compile(
 )
 _MIN_BODY = 20
 # An article's text has a line of at least this many characters; controls (条数 10条 40条)
-# and menus have none. A picture story (images in the body of a page with an info line or
-# a CMS's article structure) is an article with little or no text: neither bound applies.
+# and menus have none, even when a control bar's short items make one long line. A
+# picture story (images in the body of a page with an info line or a CMS's article
+# structure) is an article with little or no text: neither bound applies.
 _MIN_LINE = 10
 # <title> parts split at any dash or bar: a headline shown alone may be any one of them
 # (太原市人民政府门户网站-晋祠博物馆-董寿平美术馆), but never the one naming the site.
@@ -57,16 +59,26 @@ _SITE_NAME = re.compile(r"(?:网|网站|门户|政府|官网|频道|客户端)$|
 # What <title> puts between the headline and the site's name (white space is squashed).
 _TITLE_TAIL_START = frozenset("-_|｜–—:：·()（）[]【】<>《》")
 T = TypeVar("T")
+_HAN = re.compile("[\u4e00-\u9fff]")
 # Words that say a date on the same line is when the page was published.
 _PUBLISHED = re.compile(
     r"发表于|发布于|发表时间|发布时间|发布日期|发文日期|成文日期|posted|published", re.IGNORECASE
 )
 
 
+def _phrase_length(line: str) -> int:
+    """The length of ``line`` as text: Chinese text runs without spaces, so a line of
+    Han characters counts by its longest part between spaces (条数：10条 40条 … is 6);
+    a line with none (English, a number) counts whole.
+    """
+    if not _HAN.search(line):
+        return len(line)
+    return max(map(len, line.split()), default=0)
+
+
 def kind_of(url: str) -> Kind:
-    """``gov`` for hosts under .gov.cn, otherwise ``portal``."""
-    host = (urlsplit(url).hostname or "").lower()
-    return "gov" if host == "gov.cn" or host.endswith(".gov.cn") else "portal"
+    """``gov`` for hosts under .gov.cn, read as the downloader reads them; otherwise ``portal``."""
+    return "gov" if is_gov_url(url) else "portal"
 
 
 def extract_article(
@@ -530,7 +542,7 @@ class ArticlePage:
         pictures = bool(content.images) and (self.cms is not None or self.info is not None)
         if len(content.text) < _MIN_BODY and not pictures:
             raise ExtractionError(f"body text too short ({len(content.text)} characters)")
-        longest = max(map(len, content.text.splitlines()), default=0)
+        longest = max(map(_phrase_length, content.text.splitlines()), default=0)
         if longest < _MIN_LINE and not pictures:
             raise NotAnArticle(
                 f"no line of text in the block, only short labels of at most {longest} "

@@ -153,10 +153,12 @@ ORIGINAL_URL_LABEL = re.compile(
 _ORIGINAL_IN_TEXT = re.compile(
     rf"{_OPEN}(?:{_ORIGINAL_LABELS}){_CLOSE}(?:\s*[:：]\s*|\s*(?=https?://)|\s*$)"
 )
+# In the source, a label may be split by a tag (原文<span>链接</span>): its first word.
+_ORIGINAL_WORD = re.compile(r"原文|原始|来源链")
 ORIGINAL_TITLE_LABEL = re.compile(rf"^原标题{COLON}")
 # 责任编辑：林晓, alone or in brackets: (…), （…）, 【…】, […].
 EDITOR_LINE = re.compile(
-    rf"^[（(【[]?(?:责任编辑|编辑|责编){COLON}(?P<value>[^）)】\]]{{1,30}})[）)】\]]?$"
+    rf"^[（(【[]?(?:责任编辑|编辑|责编)(?:{COLON}|\s*[/／]\s*)(?P<value>[^）)】\]]{{1,30}})[）)】\]]?$"
 )
 # A URL ends at white space, at anything not ASCII (a Han character, full-width
 # punctuation) and at a quote or an angle bracket.
@@ -365,6 +367,14 @@ _LINE_LABELS = "|".join(
 )
 FIELD_LINE = re.compile(rf"^[（(【\[]?\s*(?:{_LINE_LABELS}){COLON}")
 FIELD_LINE_MAX = 60
+# A line's label with a slash for its colon (编辑/王晓, 来源／新华社): a line of its own only.
+_SLASH_LABEL = re.compile(rf"^([（(【\[]?\s*(?:{_LINE_LABELS}))\s*[/／]\s*(?=\S)")
+
+
+def _field_line(text: str) -> str | None:
+    """``text`` when it is a line that starts with a field label, its slash made a colon."""
+    text = _SLASH_LABEL.sub(r"\1：", text, count=1)
+    return text if FIELD_LINE.match(text) else None
 
 
 def labelled_lines(container: HtmlElement) -> dict[HtmlElement, dict[str, str]]:
@@ -382,8 +392,9 @@ def labelled_lines(container: HtmlElement) -> dict[HtmlElement, dict[str, str]]:
         text = visible_text(element)
         if len(text) > FIELD_LINE_MAX:
             continue
-        if FIELD_LINE.match(text):
-            values = parse_labelled(labelled_text(element).strip("（()）【】[] "))
+        if _field_line(text):
+            line = _field_line(labelled_text(element)) or labelled_text(element)
+            values = parse_labelled(line.strip("（()）【】[] "))
         elif text in edges and (byline := _byline(labelled_text(element))):
             values = byline
         else:
@@ -404,10 +415,11 @@ def page_labelled_lines(page: Page) -> dict[str, str]:
     """
     merged: dict[str, str] = {}
     for element, text in page.short_texts(FIELD_LINE_MAX):
-        if FIELD_LINE.match(text) and not any(
+        if _field_line(text) and not any(
             tag_of(node) == "a" for node in (element, *element.iterancestors())
         ):
-            values = parse_labelled(labelled_text(element).strip("（()）【】[] "))
+            line = _field_line(labelled_text(element)) or labelled_text(element)
+            values = parse_labelled(line.strip("（()）【】[] "))
             for name, value in values.items():
                 merged.setdefault(name, value)
     return merged
@@ -438,6 +450,8 @@ def find_original_url(page: Page) -> tuple[HtmlElement, str] | None:
     the end of the body's last paragraph) is wrapped, up to the next line break, in a
     ``span`` that is returned, so that the line can be cut from the body like the others.
     """
+    if not _ORIGINAL_WORD.search(page.html):
+        return None  # most pages: a scan of the source instead of every text node
     for element, text in page.short_texts(400):
         if not ORIGINAL_URL_LABEL.match(text):
             continue
