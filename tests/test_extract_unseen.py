@@ -152,6 +152,8 @@ def test_every_unseen_page_has_its_record() -> None:
         ),
         ("来源：某市文旅局（原市文广新局）", {"source": "某市文旅局（原市文广新局）"}),
         ("来源：教育部 下载", {"source": "教育部"}),
+        ("来源：江城晚报 A+ A-", {"source": "江城晚报"}),
+        ("来源：江城晚报 A＋A－ 作者：张三", {"source": "江城晚报", "author": "张三"}),
         # A position before the name: the name; a role alone before it stays as written.
         ("作者：政能亮特约评论员 韩涵", {"author": "韩涵"}),
         ("作者：记者 郑晨子", {"author": "记者 郑晨子"}),

@@ -337,10 +337,20 @@ class ArticlePage:
         # An info line inside the text (a notice's closing 2005年8月25日（来源：…）) dates
         # the document; the URL, where it has a date, says when the page was published.
         signed = visible_signal == "label:时间" and self._info_in_text
+        # A URL gives the day only: an unlabelled date and time by the title on that day
+        # (<span id="pubtime">2024-05-21 06:10</span>) makes it precise.
+        near = self._date_near_title() if from_url else None
+        timed = (
+            near is not None
+            and from_url is not None
+            and near.date() == from_url.date()
+            and (near.hour, near.minute) != (0, 0)
+        )
         return self._pick(
             "published_at",
             (visible_signal, None if signed and from_url else visible),
             ("meta:PubDate", from_meta if meta_agrees else None),
+            ("text", near if timed else None),
             ("url", from_url),
             (visible_signal, visible),
             ("listing", self.listing_date),
@@ -424,6 +434,7 @@ class ArticlePage:
             "editor",
             ("label:责任编辑", self.labels.get("editor") or self.body_labels.get("editor")),
             ("label:责任编辑", find_editor(self.page.lines)),
+            ("page:编辑", self.page_labels.get("editor")),
         )
 
     @cached_property
