@@ -60,6 +60,11 @@ _SITE_NAME = re.compile(r"(?:网|网站|门户|政府|官网|频道|客户端)$|
 _TITLE_TAIL_START = frozenset("-_|｜–—:：·()（）[]【】<>《》")
 T = TypeVar("T")
 _HAN = re.compile("[\u4e00-\u9fff]")
+_PARTS = re.compile(r"[\s_|｜]+")
+# Dates and URLs in a line: no words of text.
+_NOT_WORDS = re.compile(
+    r"https?://\S+|[(（\[]?\d{2,4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d\d(?::\d\d)?)?[)）\]]?"
+)
 # Words that say a date on the same line is when the page was published.
 _PUBLISHED = re.compile(
     r"发表于|发布于|发表时间|发布时间|发布日期|发文日期|成文日期|posted|published", re.IGNORECASE
@@ -68,12 +73,17 @@ _PUBLISHED = re.compile(
 
 def _phrase_length(line: str) -> int:
     """The length of ``line`` as text: Chinese text runs without spaces, so a line of
-    Han characters counts by its longest part between spaces (条数：10条 40条 … is 6);
-    a line with none (English, a number) counts whole.
+    Han characters counts by its longest part between spaces, bars and underscores
+    (条数：10条 40条 … is 6; 泰国_标签_网易出品 is 4); a line with none (English) counts
+    whole. A site's footer line (版权所有, ICP备 …), a widget's (分享到, 长按以下内容复制 …)
+    and what is only a date or a URL are no text.
     """
+    if bodies.FOOTER.search(line) or bodies.TERMINATOR.match(line):
+        return 0
+    line = _NOT_WORDS.sub(" ", line)
     if not _HAN.search(line):
-        return len(line)
-    return max(map(len, line.split()), default=0)
+        return len(line.strip())
+    return max(map(len, _PARTS.split(line)), default=0)
 
 
 def kind_of(url: str) -> Kind:

@@ -26,6 +26,7 @@ from govnews.items import Attachment
 TERMINATOR = re.compile(
     r"^[\[【〔(（]?\s*(?:免责声明|版权声明|原文链接|原文地址|上一篇|下一篇|上一条|下一条|"
     r"打印本页|打印此页|打印本文|关闭窗口|返回顶部|返回页首|分享到|扫一扫|发送给朋友|"
+    r"长按以下内容复制|复制链接|"
     r"发表评论|我要评论|网友评论|纠错|我要纠错|【打印】|【关闭】)"
 )
 # The heading of a box of links to other articles, which may stand inside the text.
@@ -36,6 +37,8 @@ RELATED = re.compile(
 FOOTER = re.compile(
     r"版权所有|ICP备|ICP证|公网安备|主办单位|承办单位|技术支持|网站标识码|网站地图|联系电话|联系我们|"
     r"Copyright|©|主办\s*[|｜]|建议使用.*浏览器|分辨率|邮编|邮政编码|"
+    # The reporting line every Chinese site must show.
+    r"不良信息举报|举报电话|举报邮箱|"
     # A portal's standing notice: what it reposts is not its view, and is removed on request.
     r"不代表本[网站]观点|本[网站]将.{0,12}删除|不愿本[网站]转载|"
     # A site's own standing statements: what it shows is for reference, it speaks IPv6.

@@ -18,6 +18,21 @@ _SOFT_404 = re.compile(
     re.IGNORECASE,
 )
 _SHORT = 60
+# The <title> of a server's or a WAF's error page (nginx, IIS, CloudFront, Akamai, F5 …),
+# with or without its status: 403 Forbidden, Access Denied, ERROR: The request could not
+# be satisfied, The URL you requested has been blocked, Attention Required! | Cloudflare.
+_ERROR_TITLE = re.compile(
+    r"^\s*(?:(?:HTTP\s*)?[45]\d\d\b\s*[:\-–]?\s*)?(?:error\b\s*[:\-–]?\s*)?(?:"
+    r"forbidden|access denied|not found|bad request|bad gateway|gateway time-?out|"
+    r"service (?:temporarily )?unavailable|internal server error|request (?:rejected|blocked)|"
+    r"the request could not be satisfied|"
+    r"the (?:url|page|access) (?:you requested )?(?:has been |is )?blocked|"
+    r"attention required|just a moment|web page blocked|access to this page"
+    r")",
+    re.IGNORECASE,
+)
+# Pages that long or longer hold more than an error message.
+_ERROR_PAGE_TEXT = 1500
 
 
 _CHALLENGE_STATUS = frozenset({412, 521})
@@ -42,6 +57,8 @@ def check_not_error_page(page: Page, has_info_line: bool) -> None:
     if len(body_text) < 400 and _CHALLENGE.search(page.html):
         raise ErrorPage("anti-bot challenge page instead of content")
     if _SOFT_404.search(page.head_title):
+        raise ErrorPage(f"error page: title says {page.head_title!r}")
+    if len(body_text) < _ERROR_PAGE_TEXT and _ERROR_TITLE.match(page.head_title):
         raise ErrorPage(f"error page: title says {page.head_title!r}")
     if not has_info_line:
         for _, text in page.short_texts(_SHORT):
