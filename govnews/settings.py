@@ -16,6 +16,12 @@ GOVNEWS_MIRROR = None
 GOVNEWS_MIRROR_LATENCY = 0.0
 # The sites the `sites` spider crawls, added by configuration (see data/sites.toml).
 GOVNEWS_SITES = "data/sites.toml"
+# Links from a start page to a listing the sites spider follows to find a site's listings
+# when its [[sites]] table names none (home → column → sub-column).
+GOVNEWS_DISCOVERY_DEPTH = 2
+# `scrapy probesite`: pages it fetches at most, and article pages it reads per listing.
+GOVNEWS_PROBE_PAGES = 40
+GOVNEWS_PROBE_SAMPLES = 2
 # Extract pages in this many worker processes, beside the crawl's (0: in the crawl's
 # process, which then sends no request while it reads a page) …
 GOVNEWS_EXTRACT_WORKERS = 1
@@ -23,6 +29,20 @@ GOVNEWS_EXTRACT_WORKERS = 1
 GOVNEWS_EXTRACT_TIMEOUT = 60.0
 # Commit the database after this many items (and when the spider closes).
 GOVNEWS_BATCH_SIZE = 100
+# A batch is one write transaction (BEGIN IMMEDIATE on SQLite). While another connection holds
+# the write lock, the batch tries again, the pause between tries doubling from
+# GOVNEWS_DATABASE_RETRY_DELAY seconds up to ..._MAX, for GOVNEWS_DATABASE_WAIT seconds in all
+# (a lock held 5 minutes is waited out); then the run stops, failed, and keeps what it could
+# not write in the spool, which the next run stores first.
+GOVNEWS_DATABASE_WAIT = 300.0
+GOVNEWS_DATABASE_RETRY_DELAY = 0.5
+GOVNEWS_DATABASE_RETRY_DELAY_MAX = 15.0
+# Where the spool is (None: beside the SQLite file, <database>.spool; data/spool for a
+# server database).
+GOVNEWS_SPOOL_DIR = None
+# Bytes of the spool's reserve file, removed when the database refuses writes (a full disk) to
+# make room for the spool and the run's status (0: none).
+GOVNEWS_SPOOL_RESERVE = 4 * 1024 * 1024
 # Re-request pages whose extraction or download failed in an earlier run.
 GOVNEWS_RETRY_FAILURES = True
 # Incremental runs: stored articles are not requested again …
@@ -33,7 +53,7 @@ GOVNEWS_REFRESH = False
 # more than M hours ago.
 GOVNEWS_REFRESH_WINDOW = 3
 GOVNEWS_REFRESH_AFTER = 24
-# A run whose failed requests exceed this share is "degraded" (exit code 2).
+# A run more than this share of whose requested pages failed is "degraded" (exit code 2).
 GOVNEWS_MAX_FAILURE_SHARE = 0.2
 # One run at a time per database: this file is locked while a run lasts
 # (None: beside the SQLite file, <database>.lock; data/govnews.lock for a server database).
@@ -42,12 +62,20 @@ GOVNEWS_LOCK_FILE = None
 GOVNEWS_AGENCIES_FILE = str(Path(__file__).parent / "link" / "agencies" / "agencies.toml")
 # scrapy crawlall links again the articles published in the last N days (0: not at all).
 GOVNEWS_CRAWLALL_RELINK_DAYS = 30
+# The outbound policy (govnews/crawl/outbound.py) connects to public addresses only; these
+# exact IP:PORT pairs are let through besides, for the servers tests and benchmarks start
+# on 127.0.0.1 (-s GOVNEWS_OUTBOUND_ALLOW=127.0.0.1:8765). Empty: none.
+GOVNEWS_OUTBOUND_ALLOW = ()
+# Names are resolved to public addresses only, when the connection is made.
+TWISTED_DNS_RESOLVER = "govnews.crawl.outbound.OutboundResolver"
 
 # The crawl's shared components, reached through crawler.get_extension().
 EXTENSIONS = {
     "govnews.crawl.crawldb.CrawlDatabase": 500,
     "govnews.crawl.incremental.KnownArticles": 510,
     "govnews.crawl.extraction_pool.ExtractionPool": 520,
+    # Every requested page stored, failed, skipped or a listing (govnews/pages/* stats).
+    "govnews.crawl.accounting.PageAccounting": 530,
 }
 ADDONS = {
     "govnews.mirror.addon.MirrorAddon": 0,
@@ -64,6 +92,12 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "govnews.crawl.robotstxt.RobotsTxtMiddleware": 100,
+    # Scrapy's, with a chain longer than REDIRECT_MAX_TIMES a failure of stage "redirect".
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "govnews.crawl.accounting.RedirectLimitMiddleware": 600,
+    # After HttpProxyMiddleware (its proxy is judged), before the cache, the backoff and
+    # the mirror: every request the outbound policy refuses, before any connection.
+    "govnews.crawl.outbound.OutboundMiddleware": 880,
     # Just before the download, so that only retried requests wait.
     "govnews.crawl.retry.RetryBackoffMiddleware": 890,
     # Last, so that no other middleware can send a mirrored request to the network.

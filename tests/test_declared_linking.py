@@ -265,3 +265,26 @@ def test_deleting_the_original_makes_the_repost_pending_again(session: Session) 
     session.flush()
     session.expire_all()
     assert Repository(session).counts()["reposts_pending"] == 1
+
+
+def test_unconfirmed_declarations_are_those_no_stored_article_answers(session: Session) -> None:
+    """What a spider asks for again at its start: pending declarations and those linked by
+    content only, stored since its last finished run; not confirmed ones, nor those whose
+    page has an open failure."""
+    repository = Repository(session)
+    store(session, portal_article())  # pending: its original is not stored
+    store(session, portal_article(SECOND_REPOST, declared="http://a.gov.cn/404.html"))
+    repository.record_failure(
+        "http://a.gov.cn/404.html", spider="nmgfzw", stage="http", reason="HTTP 404"
+    )
+    assert repository.unconfirmed_declarations("declared_url", "nmgfzw") == [(REPOST, ORIGINAL)]
+    store(session, gov_article())  # the original arrives: the declaration is confirmed
+    assert repository.unconfirmed_declarations("declared_url", "nmgfzw") == []
+    link = session.scalars(select(models.Repost).where(models.Repost.original_id.is_not(None)))
+    link.one().method = "title_date"  # linked by content, its declared address unknown
+    assert repository.unconfirmed_declarations("declared_url", "nmgfzw") == [(REPOST, ORIGINAL)]
+    # A run that finished since asked for every declaration stored before it.
+    run = repository.start_run("nmgfzw")
+    repository.finish_run(run, status="finished", finish_reason="finished", counts={})
+    assert repository.unconfirmed_declarations("declared_url", "nmgfzw") == []
+    assert repository.unconfirmed_declarations("declared_url", "zhangzhou") == [(REPOST, ORIGINAL)]

@@ -84,6 +84,19 @@ def test_file_with_url_prints_the_expected_record(tmp_path: Path) -> None:
     assert not database.exists()  # read-only: no pipelines, no run record
 
 
+def test_standard_input_with_url() -> None:
+    """``-`` reads the page from standard input (at most DOWNLOAD_MAXSIZE bytes of it)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "extract", "-", "--url", SEED_REPOST],
+        cwd=ROOT,
+        input=(ROOT / SEED_FILE).read_bytes(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert_matches_expected(json.loads(done.stdout), SEED_REPOST)
+
+
 def test_gbk_file() -> None:
     path = SNAPSHOT / "www.nmgfzw.cn" / "fzdt" / "20220810" / "24786.html"
     assert b"charset=gb2312" in path.read_bytes()[:1000]
@@ -138,7 +151,7 @@ def test_missing_file() -> None:
     done = scrapy_extract("data/snapshot/no/such/page.html")
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr.strip().splitlines()[-1].startswith("scrapy extract: error: cannot read")
+    assert done.stderr.strip().splitlines()[-1].startswith("govnews: cannot read")
     assert "page.html" in done.stderr
 
 
@@ -153,9 +166,7 @@ def test_unreachable_url() -> None:
     done = scrapy_extract("--nolog", "-s", "RETRY_ENABLED=False", "http://127.0.0.1:1/page.html")
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr.startswith(
-        "scrapy extract: error: cannot fetch http://127.0.0.1:1/page.html"
-    )
+    assert done.stderr.startswith("govnews: cannot fetch http://127.0.0.1:1/page.html")
 
 
 @pytest.mark.parametrize(

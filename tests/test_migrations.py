@@ -630,7 +630,18 @@ def test_migrations_run_with_foreign_keys_off_and_the_write_lock_taken(tmp_path:
 
 
 def test_two_processes_upgrade_one_database_once(tmp_path: Path) -> None:
-    url = build(tmp_path / "v1.db", ddl("v1.sql"), V1_ROWS)
+    """Two processes open a first-release database while a third writes to it: both wait.
+
+    The database is in rollback-journal mode, as the first release made it.
+    Switching it to WAL reads it and then takes its write lock, which SQLite
+    refuses at once, without waiting out the busy timeout, while another
+    connection holds that lock (and while another process switches, by chance).
+    The test holds the write lock until both processes are inside
+    ``upgrade_database``, so each one meets the refusal every time, and must
+    wait for the writer and then for the other's upgrade.
+    """
+    path = tmp_path / "v1.db"
+    url = build(path, ddl("v1.sql"), V1_ROWS)
     script = (
         "import sys\n"
         "from govnews.store.database import database_engine, head_revision, upgrade_database\n"
@@ -638,6 +649,7 @@ def test_two_processes_upgrade_one_database_once(tmp_path: Path) -> None:
         "head_revision()\n"
         "print('ready', flush=True)\n"
         "sys.stdin.readline()\n"
+        "print('upgrading', flush=True)\n"
         "print(*upgrade_database(engine))\n"
     )
     processes = [
@@ -653,15 +665,24 @@ def test_two_processes_upgrade_one_database_once(tmp_path: Path) -> None:
     ]
     for process in processes:
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
+    writer = sqlite3.connect(path, isolation_level=None)
+    with closing(writer):
+        writer.execute("BEGIN IMMEDIATE")  # the write lock, held
+        for process in processes:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+            assert process.stdout.readline() == "upgrading\n"
+        # Refused at once before the fix: a process that has ended by now failed.
+        with pytest.raises(subprocess.TimeoutExpired):
+            processes[-1].wait(timeout=1)
+        assert [process.poll() for process in processes] == [None, None]
+        writer.execute("COMMIT")
     results = [process.communicate(timeout=60) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], results
     head = head_revision()
     assert sorted(out for out, _ in results) == [f"0001 {head}\n", f"{head} {head}\n"]
-    assert stored(tmp_path / "v1.db", V1_ROWS) == canonical(V1_ROWS)
+    assert stored(path, V1_ROWS) == canonical(V1_ROWS)
 
 
 # -- scrapy migrate ---------------------------------------------------------------------

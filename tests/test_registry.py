@@ -25,6 +25,7 @@ from govnews.link.agencies import (
     unknown_names,
 )
 from govnews.store import agencies as tables
+from govnews.store.database import open_database
 from govnews.store.models import Base
 
 NYNCJ = "nyncj.zhangzhou.gov.cn"
@@ -177,6 +178,7 @@ def test_the_crawl_reads_the_agencies_file_of_the_setting(
     path = tmp_path / "xiamen.toml"
     path.write_text(XIAMEN_FILE, "utf-8")
     database = f"sqlite:///{tmp_path / 'govnews.db'}"
+    open_database(database).dispose()  # relink reads a crawl's database: it must exist
     command = RelinkCommand()
     command.settings = Settings()
     command.settings.setmodule("govnews.settings")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,10 +19,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from govnews.crawl import runlock
-from govnews.crawl.health import EXIT_CODES, RunHealth, assess
+from govnews.crawl.health import EXIT_CODES, PageCounts, RunHealth, assess, worst
 from govnews.crawl.incremental import RefreshPolicy
 from govnews.crawl.retry import RetryBackoffMiddleware
+from govnews.store.database import open_database, session_factory
 from govnews.store.models import ArticleRow, CrawlRun
+from govnews.store.repository import Repository
 from tests.conftest import ROOT, SNAPSHOT
 
 Crawl = Callable[..., subprocess.CompletedProcess[str]]
@@ -41,28 +44,48 @@ def test_stored_articles_are_fetched_again_only_while_young_and_stale() -> None:
 
 
 def test_run_health() -> None:
+    """Judged by pages: a site of the spider without articles, the share of failed pages."""
     seen, stored = {"a.gov.cn": 3, "b.gov.cn": 0}, {"a.gov.cn": 10, "b.gov.cn": 0}
+    healthy = {"a.gov.cn": PageCounts(requested=10, stored=3, failed=1, listings=6)}
 
-    def judge(reason: str, requests: int, failures: int, seen: dict[str, int]) -> RunHealth:
-        return assess(
-            reason,
-            requests=requests,
-            failures=failures,
-            seen=seen,
-            stored=stored,
-            max_failure_share=0.2,
-        )
+    def judge(
+        reason: str, seen: dict[str, int], pages: dict[str, PageCounts] = healthy
+    ) -> RunHealth:
+        return assess(reason, pages=pages, seen=seen, stored=stored, max_failure_share=0.2)
 
-    ok = judge("finished", 10, 1, seen)
+    ok = judge("finished", seen)
     assert (ok.status, ok.exit_code, ok.problems) == ("finished", 0, [])
-    failed = judge("shutdown", 10, 0, seen)
+    failed = judge("shutdown", seen)
     assert (failed.status, failed.exit_code) == ("failed", 1)
-    gone = judge("finished", 5, 0, {"a.gov.cn": 0})
+    gone = judge("finished", {"a.gov.cn": 0})
     assert (gone.status, gone.exit_code) == ("degraded", 2)
     assert gone.problems == ["no articles from a.gov.cn, which has 10"]
-    failing = judge("finished", 10, 3, seen)
-    assert failing.status == "degraded" and "3 of 10 requests failed" in failing.problems[0]
+    # A site with nothing stored yet (a first run) whose pages mostly failed.
+    dead = {**healthy, "b.gov.cn": PageCounts(requested=3, failed=2, listings=1)}
+    first = judge("finished", seen, dead)
+    assert first.problems[0] == "no articles from b.gov.cn: 2 of its 3 pages failed"
+    half = {**healthy, "b.gov.cn": PageCounts(requested=4, failed=2, listings=2)}
+    assert not any("b.gov.cn" in problem for problem in judge("finished", seen, half).problems)
+    failing = judge("finished", seen, {"a.gov.cn": PageCounts(requested=10, stored=7, failed=3)})
+    assert failing.status == "degraded" and failing.problems == [
+        "3 of 10 pages failed (30%, more than 20%)"
+    ]
     assert failing.describe("finished").startswith("finished; 3 of 10")
+    lost = judge("finished", seen, {"a.gov.cn": PageCounts(requested=10, stored=3, listings=6)})
+    assert lost.problems == [
+        "1 of 10 pages not accounted for (neither stored, failed, skipped nor a listing)"
+    ]
+
+
+def test_the_worst_exit_code_of_several_runs() -> None:
+    """What crawlall exits with: failed (1) is worse than degraded (2), though smaller."""
+    finished, failed, degraded, locked = (
+        EXIT_CODES[s] for s in ("finished", "failed", "degraded", "locked")
+    )
+    assert worst([]) == finished
+    assert worst([finished, degraded]) == degraded
+    assert worst([degraded, failed, finished]) == failed
+    assert worst([failed, locked]) == locked
 
 
 def test_the_lock_is_reentrant_in_a_process_and_released_at_the_last_hold(
@@ -125,6 +148,53 @@ def test_a_run_that_finds_no_articles_on_a_site_that_has_them_is_degraded(
 def test_a_run_that_cannot_start_exits_1(crawl: Crawl) -> None:
     done = crawl("zhangzhou", "-s", "GOVNEWS_DATABASE_URL=nosuch://db", check=False)
     assert done.returncode == EXIT_CODES["failed"] == 1
+
+
+def test_summary_shows_killed_runs_and_does_not_call_refused_requests_retried(
+    tmp_path: Path,
+) -> None:
+    """A killed run by when it started and who found it; a ``policy`` failure apart.
+
+    The outbound policy's refusals are never requested again: the summary must not
+    count them among the failures "retried on the next run".
+    """
+    database = tmp_path / "govnews.db"
+    engine = open_database(f"sqlite:///{database}")
+    with session_factory(engine)() as session:
+        repository = Repository(session)
+        killed = repository.start_run("zhangzhou")
+        repository.close_dead_runs(repository.start_run("zhangzhou"))
+        repository.record_failure(
+            "http://www.nmgfzw.cn/a.html", spider="nmgfzw", stage="http", reason="HTTP 404"
+        )
+        refused = "http://169.254.169.254/latest/meta-data/"
+        repository.record_failure(
+            refused, spider="nmgfzw", stage="policy", reason="link-local address 169.254.169.254"
+        )
+        session.commit()
+        started = f"{killed.started_at:%Y-%m-%d %H:%M:%S} UTC"
+    engine.dispose()
+    where = f"GOVNEWS_DATABASE_URL=sqlite:///{database}"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "summary", "-s", where],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    retried = lines.index("Open failures (retried on the next run): 1")
+    assert lines[retried + 1] == "  http://www.nmgfzw.cn/a.html [http] HTTP 404"
+    assert lines[retried + 2 : retried + 4] == [
+        "Refused by the outbound policy (never requested again): 1",
+        f"  {refused} link-local address 169.254.169.254",
+    ]
+    assert re.fullmatch(
+        rf"  #1 zhangzhou\s+killed\s+started {started}; killed: still running when run 2 "
+        r"started \(its process ended without closing it\)",
+        lines[-1],
+    )
 
 
 def test_crawlall_runs_every_spider_writes_their_feeds_and_links(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
+from govnews.commands.checks import check_crawl, report_crawl_errors, reports_errors
 from govnews.crawl import runlock
 from govnews.crawl.health import EXIT_CODES
 
@@ -21,6 +22,7 @@ class Command(ScrapyCrawlCommand):
             "some, or too many failed pages); 3 another run holds the database's lock."
         )
 
+    @reports_errors(EXIT_CODES["failed"])
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give one spider: scrapy crawl <spider>")
@@ -29,6 +31,7 @@ class Command(ScrapyCrawlCommand):
             print(f"govnews: no such spider: {args[0]}", file=sys.stderr)
             self.exitcode = EXIT_CODES["failed"]
             return
+        check_crawl(self.settings)
         lock = runlock.lock_path(self.settings)
         try:
             runlock.acquire(lock, args[0])
@@ -38,7 +41,7 @@ class Command(ScrapyCrawlCommand):
             return
         try:
             crawler = self._create_crawler(args[0])
-            self.crawler_process.crawl(crawler, **opts.spargs)
+            report_crawl_errors(self.crawler_process.crawl(crawler, **opts.spargs), self)
             self.crawler_process.start()
         finally:
             runlock.release(lock)

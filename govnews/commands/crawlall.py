@@ -13,9 +13,10 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from twisted.internet.defer import Deferred
 
+from govnews.commands.checks import check_crawl, report_crawl_errors, reports_errors
 from govnews.commands.crawl import exit_code
 from govnews.crawl import runlock
-from govnews.crawl.health import EXIT_CODES
+from govnews.crawl.health import EXIT_CODES, worst
 from govnews.link.agencies import AgencyRegistry
 from govnews.link.relink import relink
 from govnews.store.database import open_database, session_factory
@@ -43,10 +44,13 @@ class Command(ScrapyCommand):
             "Runs the spiders one after another in one process, holding the database's "
             "lock throughout, writes each run's feed (FEEDS; default data/feeds/<spider>/"
             "<time>.jsonl), then links again the articles of the last "
-            "GOVNEWS_CRAWLALL_RELINK_DAYS days with everything the runs learned. Exit code: "
-            "the worst of the runs (0 finished, 1 failed, 2 degraded, 3 locked)."
+            "GOVNEWS_CRAWLALL_RELINK_DAYS days with everything the runs learned. A run that "
+            "finds the database unwritable (locked too long, full) ends the sequence. Exit "
+            "code: the worst of the runs (0 finished, 1 failed, 2 degraded, 3 locked), 1 when "
+            "a run was not started."
         )
 
+    @reports_errors(EXIT_CODES["failed"])
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.crawler_process is not None and self.settings is not None
         known = self.crawler_process.spider_loader.list()
@@ -56,6 +60,7 @@ class Command(ScrapyCommand):
             print(f"govnews: no such spider: {', '.join(unknown)}", file=sys.stderr)
             self.exitcode = EXIT_CODES["failed"]
             return
+        check_crawl(self.settings)
         lock = runlock.lock_path(self.settings)
         try:
             runlock.acquire(lock, "crawlall")
@@ -65,6 +70,8 @@ class Command(ScrapyCommand):
             return
         crawlers: list[Crawler] = []
         try:
+            # A database that cannot be used fails every crawl in turn: say so once, up front.
+            open_database(self.settings.get("GOVNEWS_DATABASE_URL")).dispose()
             self._crawl_in_turn(names, crawlers)
             self.crawler_process.start()
         finally:
@@ -72,13 +79,27 @@ class Command(ScrapyCommand):
         codes = [exit_code(crawler) for crawler in crawlers]
         for name, code in zip(names, codes, strict=False):
             logger.info("crawlall: %s exited %d", name, code)
-        self.exitcode = max(codes, default=0) if len(codes) == len(names) else 1
+        self.exitcode = worst(codes) if len(codes) == len(names) else EXIT_CODES["failed"]
         if self.relink_failed:
-            self.exitcode = max(self.exitcode, EXIT_CODES["failed"])
+            self.exitcode = worst([self.exitcode, EXIT_CODES["failed"]])
 
     def _crawl_in_turn(self, names: list[str], crawlers: list[Crawler]) -> None:
-        """Start the first crawl; each one's end starts the next, the last one relinks."""
+        """Start the first crawl; each one's end starts the next, the last one relinks.
+
+        A run that gave the database up (it stayed locked, or refuses writes: a full
+        disk) ends the sequence: the next runs would fail the same way, and could not
+        even write their status. The runs not started make the exit code 1.
+        """
         assert self.crawler_process is not None
+        unwritable = _unwritable(crawlers[-1]) if crawlers else None
+        if unwritable:
+            logger.error(
+                "crawlall: stopped after %s (%s): not run: %s",
+                crawlers[-1].spidercls.name,
+                unwritable,
+                ", ".join(names[len(crawlers) :]) or "the relink",
+            )
+            return
         if len(crawlers) == len(names):
             try:
                 self._relink()
@@ -89,6 +110,7 @@ class Command(ScrapyCommand):
         crawler = self.crawler_process.create_crawler(names[len(crawlers)])
         crawlers.append(crawler)
         running = self.crawler_process.crawl(crawler)
+        report_crawl_errors(running, self, crawler.spidercls.name)
         _when_done(running, lambda: self._crawl_in_turn(names, crawlers))
 
     def _relink(self) -> None:
@@ -106,6 +128,13 @@ class Command(ScrapyCommand):
                 logger.info("crawlall: relinked since %s: %d link(s) changed", since, len(changes))
         finally:
             engine.dispose()
+
+
+def _unwritable(crawler: Crawler) -> str | None:
+    """Why a finished crawl gave its database up (``database_full`` …), or None."""
+    if getattr(crawler, "spider", None) is None:  # it never started: no stats
+        return None
+    return crawler.stats.get_value("govnews/unwritable")
 
 
 def _when_done(running: Any, then: Callable[[], None]) -> None:

@@ -13,9 +13,9 @@ from typing import IO, Any, cast
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.exporters import BaseItemExporter, JsonItemExporter, JsonLinesItemExporter
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from govnews.commands.checks import check_settings, check_writable, reports_errors
+from govnews.core.errors import GovnewsError
 from govnews.crawl.exporters import SafeCsvItemExporter
 from govnews.extract.dates import has_time, parse_date
 from govnews.store.database import open_database, session_factory
@@ -74,10 +74,12 @@ class Command(ScrapyCommand):
             "--bom", action="store_true", default=None, help="start a CSV with a UTF-8 BOM"
         )
 
+    @reports_errors()
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
             raise UsageError(f"export takes no arguments (got {' '.join(args)})")
+        check_settings(self.settings)
         if not opts.output:
             raise UsageError("give the file to write: -o FILE, or -o - for stdout")
         format_ = opts.format or _EXTENSIONS.get(Path(opts.output).suffix.lower())
@@ -101,9 +103,10 @@ class Command(ScrapyCommand):
         if since is not None and before is not None and before <= since:
             raise UsageError(f"--until {opts.until} is before --since {opts.since}")
 
-        engine = self._open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
-        if engine is None:
-            return
+        if opts.output != "-":
+            check_writable(Path(opts.output).parent, opts.output)
+        # Only what a crawl stored: a database that does not exist is not made here.
+        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"), create=False)
         where = "stdout" if opts.output == "-" else opts.output
         try:
             with _output(opts.output) as file:
@@ -123,8 +126,9 @@ class Command(ScrapyCommand):
                         written += 1
                     exporter.finish_exporting()
         except OSError as error:
-            self._fail(f"cannot write {where}: {error}")
-            return
+            raise GovnewsError(f"cannot write {where}: {error.strerror or error}") from None
+        finally:
+            engine.dispose()
         print(f"{written} record(s) written to {where}", file=sys.stderr)
 
     def _exporter(self, format_: str, file: IO[bytes], *, bom: bool) -> BaseItemExporter:
@@ -145,35 +149,6 @@ class Command(ScrapyCommand):
                 target, indent=self.settings.getint("FEED_EXPORT_INDENT"), **options
             )
         return JsonLinesItemExporter(target, **options)
-
-    def _open_database(self, url: str) -> Engine | None:
-        """The engine of ``url``; None, with a message and exit status 1, if it cannot be opened.
-
-        A SQLite file that does not exist is an error here: export never creates one.
-        """
-        try:
-            parsed = make_url(url)
-        except ArgumentError as error:
-            self._fail(f"GOVNEWS_DATABASE_URL is not a database URL: {error}")
-            return None
-        database = parsed.database or ""
-        if (
-            parsed.get_backend_name() == "sqlite"
-            and database not in ("", ":memory:")
-            and not database.startswith("file:")
-            and not Path(database).expanduser().is_file()
-        ):
-            self._fail(f"no database at {database}")
-            return None
-        try:
-            return open_database(url)
-        except (SQLAlchemyError, OSError) as error:
-            self._fail(f"cannot open the database {parsed.render_as_string()}: {error}")
-            return None
-
-    def _fail(self, message: str) -> None:
-        print(f"scrapy export: {message}", file=sys.stderr)
-        self.exitcode = 1
 
 
 def _date(option: str, text: str | None) -> datetime | None:

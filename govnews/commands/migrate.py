@@ -9,9 +9,12 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from sqlalchemy import Engine
 
+from govnews.commands.checks import check_settings, reports_errors
 from govnews.store.database import (
+    check_revision,
     current_revision,
     database_engine,
+    database_errors,
     head_revision,
     migration_config,
     unversioned_revision,
@@ -43,19 +46,22 @@ class Command(ScrapyCommand):
             "--sql", action="store_true", help="print the upgrade's SQL, change nothing"
         )
 
+    @reports_errors()
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
             raise UsageError("migrate takes no arguments")
+        check_settings(self.settings)
         url = self.settings.get("GOVNEWS_DATABASE_URL")
         engine = database_engine(url)
         try:
-            if opts.sql:
-                print_sql(engine)
-            else:
-                before, after = upgrade_database(engine)
-                print(f"revision before: {before or 'none (no govnews tables)'}")
-                print(f"revision after: {after}")
+            with database_errors(engine):
+                if opts.sql:
+                    print_sql(engine)
+                else:
+                    before, after = upgrade_database(engine)
+                    print(f"revision before: {before or 'none (no govnews tables)'}")
+                    print(f"revision after: {after}")
         finally:
             engine.dispose()
 
@@ -68,6 +74,7 @@ def print_sql(engine: Engine) -> None:
     """
     with engine.connect() as connection:
         stamped = current_revision(connection)
+        check_revision(engine, stamped)
         before = stamped or unversioned_revision(connection)
     head = head_revision()
     if stamped == head:

@@ -8,6 +8,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from sqlalchemy.orm import Session
 
+from govnews.commands.checks import check_agencies_file, check_settings, reports_errors
 from govnews.extract.dates import parse_date
 from govnews.link.agencies import AgencyRegistry
 from govnews.link.relink import Change, relink
@@ -41,16 +42,19 @@ class Command(ScrapyCommand):
         parser.add_argument("--site", help="only articles of this host")
         parser.add_argument("--workers", type=int, help="processes that fingerprint articles")
 
+    @reports_errors()
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
             raise UsageError("relink takes no arguments")
+        check_settings(self.settings)
+        check_agencies_file(self.settings)
         since = parse_date(opts.since) if opts.since else None
         if opts.workers is not None and opts.workers < 1:
             raise UsageError("--workers must be at least 1")
         if opts.since and since is None:
             raise UsageError(f"--since {opts.since!r} is not a date")
-        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
+        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"), create=False)
         with session_factory(engine)() as session:
             registry = AgencyRegistry.load(session, self.settings["GOVNEWS_AGENCIES_FILE"])
             changes = relink(session, registry, since=since, site=opts.site, workers=opts.workers)

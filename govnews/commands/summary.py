@@ -8,6 +8,7 @@ from scrapy.commands import ScrapyCommand
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from govnews.commands.checks import check_settings, reports_errors
 from govnews.store.database import open_database, session_factory
 from govnews.store.models import ArticleRow, CrawlRun, PageFailure, Repost
 
@@ -22,9 +23,12 @@ class Command(ScrapyCommand):
     def short_desc(self) -> str:
         return "Summarise stored articles, repost links, failures and recent runs"
 
+    @reports_errors()
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
+        check_settings(self.settings)
+        # Only what a crawl stored: a database that does not exist is not made here.
+        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"), create=False)
         with session_factory(engine)() as session:
             print(f"Database: {engine.url.render_as_string()}")
             by_site = session.execute(
@@ -56,14 +60,25 @@ class Command(ScrapyCommand):
                 .where(PageFailure.resolved_at.is_(None))
                 .order_by(PageFailure.url)
             ).all()
-            print(f"Open failures (retried on the next run): {len(failures)}")
-            for failure in failures:
+            # A request the outbound policy refused is never made again: not "retried".
+            retried = [failure for failure in failures if failure.stage != "policy"]
+            refused = [failure for failure in failures if failure.stage == "policy"]
+            print(f"Open failures (retried on the next run): {len(retried)}")
+            for failure in retried:
                 print(f"  {failure.url} [{failure.stage}] {failure.reason}")
+            if refused:
+                print(f"Refused by the outbound policy (never requested again): {len(refused)}")
+                for failure in refused:
+                    print(f"  {failure.url} {failure.reason}")
             runs = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5)).all()
             print("Recent runs:")
             for run in runs:
-                print(
-                    f"  #{run.id} {run.spider:<10} {run.status:<9} requests={run.requests} "
-                    f"new={run.items_new} updated={run.items_updated} "
-                    f"unchanged={run.items_unchanged} failures={run.failures} links={run.links}"
-                )
+                if run.status == "killed":  # its process died before it counted anything
+                    detail = f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC; {run.finish_reason}"
+                else:
+                    detail = (
+                        f"requests={run.requests} new={run.items_new} "
+                        f"updated={run.items_updated} unchanged={run.items_unchanged} "
+                        f"failures={run.failures} links={run.links}"
+                    )
+                print(f"  #{run.id} {run.spider:<10} {run.status:<9} {detail}")

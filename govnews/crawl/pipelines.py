@@ -65,16 +65,30 @@ class _DatabasePipeline:
 
 
 class StorePipeline(_DatabasePipeline):
-    """Upsert the article by its normalised URL (no new row for a page seen before)."""
+    """Upsert the article by its normalised URL (no new row for a page seen before).
 
-    def process_item(self, item: Any) -> Any:
+    The item first waits for the database's write lock (``CrawlDatabase.writable``),
+    without blocking the crawl. When the run has given the database up (it stayed
+    locked, or refuses writes), the article is kept in the spool for the next run
+    instead, and passes on as scraped: it is not lost, and not a failed page.
+    """
+
+    async def process_item(self, item: Any) -> Any:
+        database = self.database
+        if not await database.writable():
+            database.keep_article(item)
+            return item
         try:
-            with self.database.savepoint():
-                result = self.database.repository.save_article(item)
+            with database.savepoint():
+                result = database.repository.save_article(item)
         except SQLAlchemyError as exc:
+            if database.write_failed(exc):
+                database.keep_article(item)
+                return item
             raise StoreError(f"could not store the article: {exc}") from exc
-        self.database.note_article(result.row.site, result.status)
-        self.database.saved[result.row.url] = result.row
+        database.stored(item)
+        database.note_article(result.row.site, result.status)
+        database.saved[result.row.url] = result.row
         return item
 
 
@@ -83,18 +97,28 @@ class LinkPipeline(_DatabasePipeline):
 
     By declared URL first, else by source agency, title, date and text
     (:class:`govnews.link.linker.Linker`); either arrival order gives the same links.
+    An article kept in the spool is linked by the run that stores it.
     """
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
+        database = self.database
         adapter = ItemAdapter(item)
-        row = self.database.saved.pop(adapter["url"], None)
-        row = row or self.database.repository.article_by_url(adapter["url"])
+        if adapter["url"] in database.spooled:
+            return item
+        if not await database.writable():  # a batch was committed meanwhile
+            database.keep_article(item)
+            return item
+        row = database.saved.pop(adapter["url"], None)
+        row = row or database.repository.article_by_url(adapter["url"])
         if row is None:
             raise StoreError("the article was not stored")
         try:
-            with self.database.savepoint():
-                links = self.database.linker.link(row, adapter.get("site_meta"))
+            with database.savepoint():
+                links = database.linker.link(row, adapter.get("site_meta"))
         except SQLAlchemyError as exc:
+            if database.write_failed(exc):
+                database.keep_article(item)
+                return item
             raise StoreError(f"could not link the article: {exc}") from exc
-        self.database.note("links", sum(link.original_id is not None for link in links))
+        database.note("links", sum(link.original_id is not None for link in links))
         return item

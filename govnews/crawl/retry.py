@@ -14,6 +14,7 @@ from scrapy.http import Response
 
 from govnews.core.urls import url_key
 from govnews.crawl.crawldb import crawl_database
+from govnews.crawl.outbound import POLICY, OutboundPolicy
 from govnews.crawl.signals import page_failed
 
 
@@ -24,6 +25,10 @@ class RetryFailedPagesMiddleware:
     when its article is stored. Any other page's failure (a listing) is closed
     when the page is handled again without an item and without failing: its
     callback gave only requests. Until then it is retried on every run.
+
+    A failure the outbound policy refused (stage ``policy``) is never requested again;
+    nor is one whose URL the policy refuses now, which is recorded as refused instead
+    (:mod:`govnews.crawl.outbound`).
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -31,6 +36,7 @@ class RetryFailedPagesMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.database = crawl_database(crawler)
+        self.policy = OutboundPolicy.from_settings(crawler.settings)
         #: URL keys of this spider's open failures, less those closed in this run.
         self.open: set[str] = set()
         #: URL keys that failed in this run (an errback also reaches the output hooks).
@@ -46,12 +52,30 @@ class RetryFailedPagesMiddleware:
         assert spider is not None, "start requests are asked for once the spider exists"
         self.database.start_run(spider.name)
         failures = self.database.repository.open_failures(spider.name)
-        retries = [(failure.url, failure.callback) for failure in failures]
+        retries = [
+            (failure.url, failure.callback)
+            for failure in failures
+            if not self._refused(spider, failure.url, failure.stage, failure.callback)
+        ]
         self.open = {failure.url_key for failure in failures}
         async for item_or_request in start:
             yield item_or_request
         for url, callback in retries:
             yield self.retry_request(spider, url, callback)
+
+    def _refused(self, spider: Spider, url: str, stage: str, callback: str | None) -> bool:
+        """True for a failure not to request again: the outbound policy refused it, or does now."""
+        if stage != POLICY:
+            reason = self.policy.refusal(url)
+            if reason is None:
+                return False
+            # Refused now: its record says why it is not requested again.
+            self.crawler.signals.send_catch_log(
+                page_failed, url=url, stage=POLICY, reason=reason, spider=spider, callback=callback
+            )
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("govnews/policy_retries_skipped")
+        return True
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
         items = False

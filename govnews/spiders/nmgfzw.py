@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,8 +11,6 @@ from scrapy import Request
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
-from govnews.core.urls import clean_url
-from govnews.extract import kind_of
 from govnews.items import Article
 from govnews.spiders.base import GovnewsSpider
 
@@ -52,11 +50,6 @@ class NmgfzwSpider(GovnewsSpider):
     custom_settings = {"DEPTH_LIMIT": 6}
     links = LinkExtractor(allow_domains=allowed_domains, deny=NON_CONTENT, unique=True)
 
-    def __init__(self, follow_originals: str | bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        #: ``-a follow_originals=false`` leaves declared originals to the government spiders.
-        self.follow_originals = str(follow_originals).lower() not in ("0", "false", "no")
-
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Article | Request]:
         """Any on-site page: yield its article if it is one, then follow its links."""
         if not isinstance(response, TextResponse):
@@ -64,28 +57,17 @@ class NmgfzwSpider(GovnewsSpider):
         article = await self.extract(response, expected=False)
         if article is not None:
             yield article
-            original = article.declared_original_url
-            if self.follow_originals and original and kind_of(original) == "gov":
-                for request in self.request_original(original):
-                    yield request
+            for request in self.originals_of(article):
+                yield request
         links = [link.url for link in self.links.extract_links(response)]
         listed = [url for url in links if ARTICLE_LINK.search(urlsplit(url).path)]
-        # A list page whose articles are all stored: the older pages after it are too.
+        # A list page whose articles are all known: the older pages after it are too (any_new).
         more_pages = article is not None or not listed or self.any_new(listed)
         for url in links:
             if more_pages or not NEXT_PAGE_LINK.search(url):
                 yield self.request(url, self.parse)
 
-    def request_original(self, url: str) -> Iterator[Request]:
-        """A request for a declared government original (any host, however it was spelled)."""
-        try:
-            cleaned = clean_url(url)
-        except ValueError as exc:
-            self.logger.warning("Declared original %r cannot be requested: %s", url, exc)
-            return
-        yield self.request(cleaned, self.parse_original, meta={"allow_offsite": True})
-
-    async def parse_original(self, response: Response) -> AsyncIterator[Article]:
-        """The government original a repost declared; an article is expected there."""
-        async for article in self.parse_article(response, kind="gov"):
-            yield article
+    def leads_to_listings(self, url: str, callback: str | None) -> bool:
+        """Every page goes to :meth:`parse`: an article's own URL says it lists nothing."""
+        is_article = ARTICLE_LINK.search(urlsplit(url).path) is not None
+        return not is_article and super().leads_to_listings(url, callback)

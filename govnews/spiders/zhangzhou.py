@@ -69,8 +69,9 @@ class ZhangzhouSpider(GovnewsSpider):
     ) -> Iterator[Request]:
         """A column list page: its articles (with the listed date), then the next page.
 
-        The next page is requested only when this one listed something new, so
-        an incremental run stops paging where the stored articles begin. Without
+        The next page is requested only when this one listed something new
+        (:meth:`any_new`), so an incremental run stops paging where the articles
+        stored by a finished run begin. Without
         ``page`` and ``last`` (a failed page requested again), they are read from
         the URL's ``page=N`` and the page's "共 N 页".
         """

@@ -150,7 +150,12 @@ class LinkSuggestion(Base):
 
 
 class CrawlRun(Base):
-    """One run of one spider and what it did."""
+    """One run of one spider and what it did.
+
+    ``status``: ``running`` while it lasts, then ``finished``, ``degraded`` or
+    ``failed`` (:mod:`govnews.crawl.health`), or ``killed`` when its process ended
+    without closing it (``kill -9``, a crash) and the next run found it still running.
+    """
 
     __tablename__ = "crawl_runs"
 
@@ -185,3 +190,22 @@ class PageFailure(Base):
     last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=1)
     resolved_at: Mapped[datetime | None]
+
+
+class PagingWatermark(Base):
+    """How far a spider last paged a site's listings in a run that finished.
+
+    The run went on through every listing of the site until a page whose articles
+    were all stored before (or to the listing's end), and no listing page of the
+    site failed in it: every article stored when it finished (``articles.id`` up to
+    ``last_article_id``) is followed, on its listings, only by articles stored as
+    well. Articles stored after it, by a run that was killed while paging, prove
+    nothing: the next run pages past them (``govnews/crawl/incremental.py``).
+    """
+
+    __tablename__ = "paging_watermarks"
+
+    spider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(255), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"))
+    last_article_id: Mapped[int]

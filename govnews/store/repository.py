@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from govnews import items
@@ -16,7 +16,7 @@ from govnews.core.urls import url_key
 from govnews.store import models
 
 SaveStatus = Literal["new", "updated", "unchanged"]
-FailureStage = Literal["download", "http", "extract", "validate", "store"]
+FailureStage = Literal["download", "http", "extract", "validate", "store", "policy", "redirect"]
 
 _STAGES = frozenset(get_args(FailureStage))
 _RUN_COUNTS = frozenset(
@@ -130,6 +130,33 @@ class Repository:
         order = (models.PageFailure.first_failed_at, models.PageFailure.id)
         return list(self.session.scalars(query.order_by(*order)))
 
+    def unconfirmed_declarations(self, confirmed: str, spider: str) -> list[tuple[str, str]]:
+        """(repost URL, declared URL) of reposts whose declared original a run of ``spider``
+        may never have asked for: stored since its last run that finished (``finished`` or
+        ``degraded``: one that asked for every declaration it stored), and still pending or
+        linked by another ``method`` than ``confirmed``. A declaration whose page has an
+        open failure is left out (that failure is retried)."""
+        since = self.session.scalar(
+            select(func.max(models.CrawlRun.finished_at)).where(
+                models.CrawlRun.spider == spider,
+                models.CrawlRun.status.in_(("finished", "degraded")),
+            )
+        )
+        failing = select(models.PageFailure.url_key).where(models.PageFailure.resolved_at.is_(None))
+        query = (
+            select(models.ArticleRow.url, models.Repost.declared_url)
+            .join(models.ArticleRow, models.ArticleRow.id == models.Repost.repost_id)
+            .where(
+                models.Repost.declared_url.is_not(None),
+                or_(models.Repost.original_id.is_(None), models.Repost.method != confirmed),
+                models.Repost.declared_key.not_in(failing),
+            )
+            .order_by(models.Repost.id)
+        )
+        if since is not None:
+            query = query.where(models.Repost.created_at > since)
+        return [(repost, declared) for repost, declared in self.session.execute(query) if declared]
+
     def start_run(self, spider: str) -> models.CrawlRun:
         """Record that a run of ``spider`` started now."""
         run = models.CrawlRun(spider=spider, started_at=utcnow(), status="running")
@@ -156,6 +183,61 @@ class Repository:
         run.status = status
         run.finish_reason = finish_reason
         run.finished_at = utcnow()
+        self.session.flush()
+
+    def close_dead_runs(self, current: models.CrawlRun) -> list[models.CrawlRun]:
+        """Close as ``killed`` every run but ``current`` still marked ``running``.
+
+        Only for a caller that holds the database's run lock: no other run is
+        going on, so such a row belongs to a process that ended without closing it
+        (``kill -9``, a crash, the machine going down). Its counters stay as they
+        were (nothing recorded them); its finish time is when it was found dead.
+        """
+        dead = list(
+            self.session.scalars(
+                select(models.CrawlRun)
+                .where(models.CrawlRun.status == "running", models.CrawlRun.id != current.id)
+                .order_by(models.CrawlRun.id)
+            )
+        )
+        now = utcnow()
+        for run in dead:
+            run.status = "killed"
+            run.finished_at = now
+            run.finish_reason = (
+                f"killed: still running when run {current.id} started "
+                "(its process ended without closing it)"
+            )
+        self.session.flush()
+        return dead
+
+    def paging_watermark(self, spider: str, site: str) -> int | None:
+        """The highest article id stored when ``spider`` last finished paging ``site``."""
+        return self.session.scalar(
+            select(models.PagingWatermark.last_article_id).where(
+                models.PagingWatermark.spider == spider, models.PagingWatermark.site == site
+            )
+        )
+
+    def advance_paging_watermarks(self, run: models.CrawlRun, sites: Iterable[str]) -> None:
+        """Record that ``run`` paged the listings of ``sites`` to their stopping point.
+
+        Every article stored so far is then below the watermark of those sites;
+        the caller does this only for a run that finished (see
+        :class:`~govnews.store.models.PagingWatermark`).
+        """
+        last = self.session.scalar(select(func.max(models.ArticleRow.id))) or 0
+        for site in sorted(set(sites)):
+            mark = self.session.get(models.PagingWatermark, (run.spider, site))
+            if mark is None:
+                self.session.add(
+                    models.PagingWatermark(
+                        spider=run.spider, site=site, run_id=run.id, last_article_id=last
+                    )
+                )
+            else:
+                mark.run_id = run.id
+                mark.last_article_id = last
         self.session.flush()
 
     def article_by_url(self, url: str) -> models.ArticleRow | None:

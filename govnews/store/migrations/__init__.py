@@ -3,7 +3,7 @@
 ``versions/`` holds one file per revision, in order: ``0001`` the first
 release's tables, ``0002`` the second release's (the linking tables,
 ``reposts.declared_url`` and ``declared_key`` nullable), ``0003`` an index of
-``repost_sources`` by date. The models
+``repost_sources`` by date, ``0004`` the paging watermarks. The models
 (``govnews/store/models.py``, ``agencies.py``, ``textindex.py``) always
 describe the newest revision: an empty database gets them by ``create_all``
 and is stamped, and ``tests/test_migrations.py`` checks that running every

@@ -1,0 +1,1 @@
+"""Fault benchmarks: runs killed with SIGKILL, then rerun (``benchmarks/faults/kill_matrix.py``)."""
