@@ -300,7 +300,7 @@ def test_trs_by_its_url_and_container_without_the_editor_class() -> None:
 
 def test_paging_kinds_are_named_once() -> None:
     pagings = [family.paging for family in FAMILIES if family.paging is not None]
-    assert set(PAGINGS) == {paging.kind for paging in pagings} == {"trs", "hanweb"}
+    assert set(PAGINGS) == {paging.kind for paging in pagings} == {"trs", "hanweb", "fujian"}
     for paging in pagings:  # a variant may share its family's paging, not take its name
         assert PAGINGS[paging.kind] is paging
     assert not {"none", "links"} & set(PAGINGS)  # the sites file's generic kinds

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -79,6 +80,20 @@ def test_repost_before_original_is_linked_when_the_original_arrives(session: Ses
     original = store(session, article(GOV))
     link = link_of(session, repost)
     assert link is not None and link.original_id == original
+
+
+@pytest.mark.parametrize("repost_first", [True, False])
+def test_a_declared_original_is_the_link_in_either_arrival_order(
+    session: Session, repost_first: bool
+) -> None:
+    """The original also matches the repost by agency, title and date: the declaration wins
+    whichever came first (a crawl of both sites in one run stores the repost first)."""
+    items = [article(PORTAL, declared_original_url=GOV), article(GOV)]
+    ids = [store(session, item) for item in (items if repost_first else items[::-1])]
+    repost, original = ids if repost_first else ids[::-1]
+    link = link_of(session, repost)
+    assert link is not None and link.original_id == original
+    assert link.method == "declared_url"
 
 
 def test_retitled_repost_links_by_原标题_and_by_content(session: Session) -> None:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from benchmarks.linking.generate import DAYS, START, Site, Writer, sites
 from govnews.mirror import snapshot_path
@@ -57,6 +57,11 @@ NO_DATA = '      <li class="no-data">暂无信息</li>'
 CURRENT = ' class="cur"'
 SPACER = '<p style="text-indent:2em">&nbsp;</p>'
 _SLOT = re.compile(r"\{(\w+)\}")
+_HREF = re.compile(r'href="([^"]+)"')
+# What a generated site links but serves no page for: files, robots.txt's disallowed paths.
+_SERVICE_SKIP = re.compile(
+    r"\.(?:css|js|ico|png|jpe?g|gif)$|^/cms/(?:search|sitemanage/(?:login|admin))|^/member/"
+)
 
 
 @functools.cache
@@ -138,6 +143,8 @@ class Snapshot:
     articles: list[Article]
     #: Every HTML page (home, list pages, articles): a full crawl's pages besides robots.txt.
     urls: list[str]
+    #: The other pages the navigation links (about, site map …), which list no article.
+    others: list[str]
 
 
 def cms_sites(count: int) -> list[Site]:
@@ -196,6 +203,7 @@ def generate(root: Path, articles: int, hosts: int = 2, seed: int = 0) -> Snapsh
             )
         )  # fmt: skip
     urls: list[str] = []
+    others: list[str] = []
     for host in made:
         (root / host.name).mkdir(parents=True, exist_ok=True)
         (root / host.name / "robots.txt").write_text(ROBOTS, encoding="utf-8")
@@ -207,12 +215,31 @@ def generate(root: Path, articles: int, hosts: int = 2, seed: int = 0) -> Snapsh
         for column in host.columns:
             pages.update(column_pages(host, column, by_column[column.slug]))
             pages.update(article_pages(rng, host, column, by_column[column.slug]))
-        for url, text in pages.items():
+        services = service_pages(host, pages)
+        for url, text in {**pages, **services}.items():
             file = snapshot_path(root, url)
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(text, encoding="utf-8")
         urls += pages
-    return Snapshot(root, [host.name for host in made], generated, urls)
+        others += services
+    return Snapshot(root, [host.name for host in made], generated, urls, others)
+
+
+def service_pages(host: Host, pages: dict[str, str]) -> dict[str, str]:
+    """The other pages the template links (about, site map, 信息公开 …), each a short page
+    listing nothing: a crawler that explores the site finds no dead link."""
+    found: dict[str, str] = {}
+    for text in pages.values():
+        for href in _HREF.findall(text):
+            url = urljoin(host.url("/"), html.unescape(href)).split("#", 1)[0]
+            parts = urlsplit(url)
+            if parts.hostname != host.name or url in pages or url in found:
+                continue
+            if parts.scheme not in ("http", "https") or _SERVICE_SKIP.search(parts.path):
+                continue
+            main = '<div class="w1200 main"><p>本栏目内容正在建设中。</p></div>'
+            found[url] = page(host, host.site.name, {}, "list", "", main)
+    return found
 
 
 def page(host: Host, title: str, metas: dict[str, str], css: str, current: str, main: str) -> str:

@@ -1,16 +1,19 @@
 """Sites added by configuration: the TOML file named by ``GOVNEWS_SITES``, loaded and checked.
 
-Each ``[[sites]]`` table describes one site for the ``sites`` spider: which links lead to
-its listings and articles, how its listings page (``links``, or the paging kind of a CMS
-family: ``trs``, ``hanweb`` …, from :data:`govnews.extract.cms.PAGINGS`), CSS or XPath
+Each ``[[sites]]`` table describes one site for the ``sites`` spider: its name, kind,
+start URLs and hosts, and, where a user wants to say it rather than let the spider find it
+(:mod:`govnews.extract.discovery`), which links lead to its listings and articles and how
+its listings page (``links``, ``none``, or the paging kind of a CMS family: ``trs``,
+``hanweb``, ``fujian`` …, from :data:`govnews.extract.cms.PAGINGS`); CSS or XPath
 selectors that correct the extraction engine's fields
 (:class:`govnews.extract.selectors.Selectors`), and its politeness (delay, concurrency).
 ``data/sites.toml`` documents every key. Every mistake is a :class:`SitesConfigError`
-naming the file, the site and the key.
+naming the file, the site and the key; a file without sites is no mistake, but a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import urlsplit
 
+from govnews.core.errors import ConfigError
 from govnews.extract.cms import PAGINGS
 from govnews.extract.selectors import SELECTOR_FIELDS, BadSelector, Selectors, to_xpath
 from govnews.items import Kind
@@ -37,7 +41,7 @@ _SITE_KEYS = frozenset(
         "concurrency",
     }
 )
-_REQUIRED = ("name", "kind", "start_urls", "allowed_hosts", "article")
+_REQUIRED = ("name", "kind", "start_urls", "allowed_hosts")
 #: The keys of ``[sites.pagination]`` by kind: the generic kinds, then the CMS families'.
 _PAGINATION_KEYS = {
     "none": frozenset({"kind"}),
@@ -47,8 +51,10 @@ _PAGINATION_KEYS = {
 _NAME = re.compile(r"^[\w.-]+$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
+logger = logging.getLogger(__name__)
 
-class SitesConfigError(ValueError):
+
+class SitesConfigError(ConfigError):
     """A sites file that cannot be used; the message names the file, the site and the key."""
 
 
@@ -56,7 +62,8 @@ class SitesConfigError(ValueError):
 class Pagination:
     """How a listing's further pages are found.
 
-    ``none``: they are not. ``links``: links matching ``links``. Any other kind is a CMS
+    ``none``: they are not. ``links``: links matching ``links`` (any 下一页 or numbered
+    page link when ``links`` is not given). Any other kind is a CMS
     family's (:data:`govnews.extract.cms.PAGINGS`): ``trs``, the ``createPageHTML(count,
     current, name, ext)`` call of TRS WCM lists; ``hanweb``, the records of 大汉 JCMS's
     ``<datastore>``, then POST windows to ``dataproxy.jsp``. ``options`` holds the
@@ -64,22 +71,26 @@ class Pagination:
     file sets.
     """
 
-    kind: str = "none"
+    kind: str
     links: tuple[re.Pattern[str], ...] = ()
     options: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Site:
-    """One configured site."""
+    """One configured site.
+
+    ``article``, ``listing`` and ``pagination`` are what the file says; left out, the
+    spider finds them on the pages (empty patterns, ``pagination`` None).
+    """
 
     name: str
     kind: Kind
     start_urls: tuple[str, ...]
     allowed_hosts: frozenset[str]
-    article: tuple[re.Pattern[str], ...]
+    article: tuple[re.Pattern[str], ...] = ()
     listing: tuple[re.Pattern[str], ...] = ()
-    pagination: Pagination = Pagination()
+    pagination: Pagination | None = None
     selectors: Selectors = Selectors()
     #: Seconds between requests to each of its hosts; None: the crawl's DOWNLOAD_DELAY.
     delay: float | None = None
@@ -91,11 +102,11 @@ class Site:
         return _host(url) in self.allowed_hosts
 
     def is_article(self, url: str) -> bool:
-        """True for the site's article pages (an ``article`` pattern matches the URL)."""
+        """True for the site's configured article pages (an ``article`` pattern matches)."""
         return self.allows(url) and any(p.search(url) for p in self.article)
 
     def is_listing(self, url: str) -> bool:
-        """True for the site's listing pages (a ``listing`` pattern matches the URL)."""
+        """True for the site's configured listing pages (a ``listing`` pattern matches)."""
         return self.allows(url) and any(p.search(url) for p in self.listing)
 
 
@@ -154,6 +165,8 @@ def parse_sites(data: Mapping[str, Any], path: str) -> SitesFile:
     tables = data.get("sites", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise SitesConfigError(f"{path}: 'sites' must be an array of tables ([[sites]])")
+    if not tables:
+        logger.warning("%s has no [[sites]] tables: the sites spider has nothing to crawl", path)
     sites: list[Site] = []
     owners: dict[str, str] = {}
     for number, table in enumerate(tables, start=1):
@@ -205,7 +218,7 @@ class _Reader:
             kind="gov" if kind == "gov" else "portal",
             start_urls=tuple(start_urls),
             allowed_hosts=hosts,
-            article=self._regexes(self.table, "article"),
+            article=self._regexes(self.table, "article", required=False),
             listing=self._regexes(self.table, "listing", required=False),
             pagination=self._pagination(),
             selectors=self._selectors(),
@@ -272,10 +285,10 @@ class _Reader:
             raise self.error(label or key, f"must be a whole number ≥ 1, not {value!r}")
         return value
 
-    def _pagination(self) -> Pagination:
+    def _pagination(self) -> Pagination | None:
         table = self.table.get("pagination")
         if table is None:
-            return Pagination()
+            return None
         if not isinstance(table, dict):
             raise self.error("pagination", "must be a table with a 'kind'")
         kind = table.get("kind")
@@ -283,8 +296,6 @@ class _Reader:
             kinds = ", ".join(map(repr, _PAGINATION_KEYS))
             raise self.error("pagination.kind", f"must be one of {kinds}, not {kind!r}")
         self._keys(table, _PAGINATION_KEYS[kind], "pagination.")
-        if kind == "links" and "links" not in table:
-            raise self.error("pagination.links", "missing (required by kind 'links')")
         paging = PAGINGS.get(kind)
         options: dict[str, int] = {}
         for key in paging.options if paging else ():

@@ -156,7 +156,9 @@ class Linker:
         )
         if scored.method:
             repost = self.session.get(models.ArticleRow, repost_id)
-            return self._match(repost, repost_print, waiting) if repost is not None else []
+            if repost is None or not self._needs_match(repost, repost_print):
+                return []  # its declared original stands, whichever of the two came first
+            return self._match(repost, repost_print, waiting)
         if scored.strength >= self.policy.suggest:
             self.session.execute(
                 delete(models.LinkSuggestion).where(

@@ -433,9 +433,15 @@ def _int(value: str | None, default: int) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else default
 
 
+def detect(listing: Listing) -> bool:
+    """A JCMS list: a ``<datastore>`` of records, or a jpage call that pages one."""
+    return bool(datastores(listing)) or _JPAGE_CALL.search(listing.scripts) is not None
+
+
 PAGING = Paging(
     "hanweb",
     next_pages,
+    detect,
     options=("perpage", "window"),
     listed=listed,
     read_window=read_window,

@@ -118,11 +118,14 @@ class Paging:
     values the sites file set for ``options``). ``is_further_page(url)``: a page after a
     list's first, reached through ``next_pages`` only (not followed as a listing).
     ``listed(listing)``: links the page lists outside its ``<a>`` elements.
-    ``read_window(window, text)``: the answer to a POSTed window.
+    ``read_window(window, text)``: the answer to a POSTed window. ``detect(listing)``:
+    True when the page carries the family's paging (a site added by its address alone
+    takes the paging of the first family that detects it).
     """
 
     kind: str
     next_pages: Callable[[Listing, Mapping[str, int]], Iterable[Step]]
+    detect: Callable[[Listing], bool]
     options: tuple[str, ...] = ()
     is_further_page: Callable[[str], bool] = _never
     listed: Callable[[Listing], list[str]] = _nothing

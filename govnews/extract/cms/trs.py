@@ -178,5 +178,10 @@ def is_further_page(url: str) -> bool:
     return bool(_TRS_FURTHER_PAGE.search(url))
 
 
-PAGING = Paging("trs", next_pages, is_further_page=is_further_page)
+def detect(listing: Listing) -> bool:
+    """A TRS list: its script calls ``createPageHTML``."""
+    return any(not found.group(1) for found in _PAGE_CALL.finditer(listing.scripts))
+
+
+PAGING = Paging("trs", next_pages, detect, is_further_page=is_further_page)
 FAMILY = Family("trs", match, PAGING)
