@@ -18,6 +18,7 @@ import pytest
 
 import govnews.extract as extract
 from govnews.extract import extract_article
+from govnews.extract.dates import western_years
 from govnews.extract.labels import find_original_url, parse_labelled
 from govnews.extract.page import Page
 
@@ -259,3 +260,18 @@ def test_agency_stands_in_only_outside_a_whole_info_table() -> None:
     row = UNSEEN / "labels_xxgk_row.html"
     article = extract_article(row.read_bytes(), _expected(row)["url"])
     assert article.provenance["source_name"] == "label:来源"
+
+
+@pytest.mark.parametrize(
+    ("text", "western"),
+    [
+        ("日期：106-03-10", "日期：2017-03-10"),
+        ("發稿日期：112年6月20日", "發稿日期：2023年6月20日"),
+        ("民國111年5月17日", "2022年5月17日"),
+        ("資料更新：112-06-20 17:35", "資料更新：2023-06-20 17:35"),
+        ("2022-05-17", "2022-05-17"),  # a Western year stays
+        ("共 12 页 第 3 页", "共 12 页 第 3 页"),  # no date: nothing changes
+    ],
+)
+def test_roc_calendar_years(text: str, western: str) -> None:
+    assert western_years(text) == western

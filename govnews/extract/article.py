@@ -15,7 +15,7 @@ from govnews.core.urls import is_gov_url
 from govnews.extract import body as bodies
 from govnews.extract.challenge import check_not_error_page, check_status
 from govnews.extract.cms import CmsParts, match_cms
-from govnews.extract.dates import date_from_url, has_time, parse_date
+from govnews.extract.dates import date_from_url, has_time, parse_date, western_years
 from govnews.extract.errors import ExtractionError, NotAnArticle
 from govnews.extract.labels import (
     FIELD_LINE,
@@ -202,7 +202,7 @@ class ArticlePage:
         """A title-sized line just above the first dated line near the top, or ''."""
         lines = self.page.lines[:top]
         for index, line in enumerate(lines[1:], start=1):
-            if parse_date(line) and 5 <= len(lines[index - 1]) <= 80:
+            if self._date(line) and 5 <= len(lines[index - 1]) <= 80:
                 return lines[index - 1]
         return ""
 
@@ -239,7 +239,7 @@ class ArticlePage:
         if not at or start is None or start < at:  # an info line inside the text: no
             return None
         line = lines[at - 1]
-        if not 4 <= len(line) <= 80 or ">" in line or "›" in line or parse_date(line):
+        if not 4 <= len(line) <= 80 or ">" in line or "›" in line or self._date(line):
             return None
         for element, text in self.page.short_texts(limit=80):
             if text == line and not _in_link(self.page, element):
@@ -269,6 +269,15 @@ class ArticlePage:
     def title(self) -> str:
         return self.title_and_element[0]
 
+    def _date(self, text: str | None) -> datetime | None:
+        """The first date in ``text``, in the ROC calendar on a Taiwanese site."""
+        return parse_date(western_years(text) if text and self._roc else text)
+
+    @cached_property
+    def _roc(self) -> bool:
+        """A Taiwanese site (.tw, .taipei): its dates may count from 1912 (106-03-10)."""
+        return self.page.host.endswith((".tw", ".taipei"))
+
     def _heading(self) -> HtmlElement | None:
         """The heading that best matches <title> or meta ArticleTitle, best above the info line."""
         head = self.page.head_title
@@ -280,6 +289,8 @@ class ArticlePage:
         references = [self.meta.get("ArticleTitle", ""), head, *segments]
         references = [ref for ref in references if len(ref) >= 4]
         start = squash(head)
+        # The headline is <title>'s longest part: a site named first (站名-栏目-标题) is shorter.
+        longest = max((len(squash(part)) for part in _HEAD_PARTS.split(head)), default=0)
         best: tuple[float, HtmlElement] | None = None
         before_info = True
         prefixes = self._head_prefixes()
@@ -299,8 +310,11 @@ class ArticlePage:
                 continue
             score = max((_overlap(text, ref) for ref in references), default=0.0)
             score += 0.2 if before_info else 0.0
-            # <title> starts with the headline and ends with the blog's or column's name.
-            score += 0.15 if start.startswith(squash(text)) else 0.0
+            # <title> starts with the headline and ends with the blog's or column's name,
+            # or names the site first and the headline last: its longest part either way.
+            shown = squash(text)
+            headline = len(shown) >= longest and (start.startswith(shown) or shown in start)
+            score += 0.15 if headline else 0.0
             # meta ArticleTitle names the article; a <title> segment may name its column.
             score += 0.3 if named and squash(text) == named else 0.0
             score += 0.1 if tag_of(element) in ("h1", "h2") else 0.0
@@ -333,10 +347,10 @@ class ArticlePage:
         cms_date = self.cms.date_text if self.cms else None
         visible_signal, shown = (
             (f"cms:{self.cms.name}", cms_date)
-            if self.cms and parse_date(cms_date)
+            if self.cms and self._date(cms_date)
             else ("label:时间", self.labels.get("date"))
         )
-        visible = parse_date(shown)
+        visible = self._date(shown)
         meta_text = self.meta.get("PubDate", "")
         from_meta = parse_date(meta_text)
         from_url = date_from_url(self.page.url)
@@ -383,7 +397,7 @@ class ArticlePage:
         title = self.title
         start = next((i for i, line in enumerate(lines) if title and title in line), 0)
         for line in lines[start : start + window]:
-            if found := parse_date(line):
+            if found := self._date(line):
                 return found
         return None
 
@@ -393,14 +407,14 @@ class ArticlePage:
         if start is None:
             return None
         for line in reversed(lines[max(0, start - window) : start]):
-            if found := parse_date(line):
+            if found := self._date(line):
                 return found
         return None
 
     def _labelled_date(self) -> datetime | None:
         """A date anywhere on the page on a line that says it is a publication date."""
         for line in self.page.lines:
-            if _PUBLISHED.search(line) and (found := parse_date(line)):
+            if _PUBLISHED.search(line) and (found := self._date(line)):
                 return found
         return None
 

@@ -1,4 +1,5 @@
-"""Dates as pages write them: 2022-08-18, 2022/8/18, 2022年08月18日 10:20, 2022—08—18, 18/08/2022.
+"""Dates as pages write them: 2022-08-18, 2022/8/18, 2022年08月18日 10:20, 2022—08—18, 18/08/2022;
+and, on Taiwanese sites, the ROC calendar's 106-03-10 (:func:`western_years`).
 
 Chinese year-first dates are found and built here (no general parser reads
 年月日 or em dashes inside running text); day-first Western dates with AM/PM are
@@ -75,6 +76,22 @@ def _day_first(text: str) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return value.replace(tzinfo=SHANGHAI)
+
+
+# A date of the Republic of China's calendar (民國 106年3月10日, 106-03-10: 2017-03-10).
+_ROC_DATE = re.compile(
+    rf"(?:民國|民国)?\s*(?<!\d)(?P<y>1[0-2]\d|[2-9]\d)(?P<rest>\s*(?:[{_DASH}]|年)\s*"
+    rf"(?:1[0-2]|0?[1-9])\s*(?:[{_DASH}]|月)\s*(?:3[01]|[12]\d|0?[1-9])(?!\d))"
+)
+
+
+def western_years(text: str) -> str:
+    """``text`` with its dates of the ROC calendar (year 20–129) given Western years.
+
+    For pages of Taiwanese sites (``.tw``, ``.taipei``), whose dates count from 1912:
+    ``日期：106-03-10`` → ``日期：2017-03-10``. Four-digit years are left as they are.
+    """
+    return _ROC_DATE.sub(lambda m: f"{int(m['y']) + 1911}{m['rest']}", text)
 
 
 def has_time(text: str) -> bool:

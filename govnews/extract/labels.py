@@ -30,8 +30,15 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "发表日期",
         "发稿时间",
         "更新时间",
+        "時間",
         "时间",
         "日期",
+        # Traditional characters (Hong Kong, Taiwan): 發布日期, 發稿日期 …
+        "發布時間",
+        "發布日期",
+        "發佈日期",
+        "發稿日期",
+        "發表日期",
     ),
     "source": (
         "信息来源",
@@ -41,6 +48,7 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
         "稿件来源",
         "内容来源",
         "来源",
+        "來源",
         "稿源",
         "转自",
         "摘自",
