@@ -380,8 +380,20 @@ FIELD_LINE_MAX = 60
 _SLASH_LABEL = re.compile(rf"^([（(【\[]?\s*(?:{_LINE_LABELS}))\s*[/／]\s*(?=\S)")
 
 
+# The characters such a line can start with: a label's first, or a bracket.
+_FIELD_FIRST = frozenset(
+    "（(【["
+    + "".join(
+        label[0]
+        for label in FIELD_LABELS["source"] + FIELD_LABELS["author"] + FIELD_LABELS["editor"]
+    )
+)
+
+
 def _field_line(text: str) -> str | None:
     """``text`` when it is a line that starts with a field label, its slash made a colon."""
+    if text.lstrip()[:1] not in _FIELD_FIRST:  # most lines: no regex needed
+        return None
     text = _SLASH_LABEL.sub(r"\1：", text, count=1)
     return text if FIELD_LINE.match(text) else None
 
