@@ -82,8 +82,7 @@ def scrapy(*args: str, database: Path | None = None) -> subprocess.CompletedProc
 
 def stored(database: Path) -> dict[str, Any]:
     """Every article's fields by URL, and the repost links as (repost, original, method),
-    after ``scrapy relink`` (as ``crawlall`` ends): within one crawl of several sites, a
-    content link may depend on which copy of an article arrived first."""
+    after ``scrapy relink``, as ``crawlall`` ends."""
     done = scrapy("relink", database=database)
     assert done.returncode == 0, done.stderr[-3000:]
     engine = open_database(f"sqlite:///{database}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import subprocess
 import sys
@@ -13,12 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govnews.core.timezone import SHANGHAI
+from govnews.extract import extract_article
 from govnews.items import Article
 from govnews.link.graph import first_original
 from govnews.link.linker import Linker
-from govnews.store import Repository
-from govnews.store.models import LinkSuggestion, Repost
-from tests.conftest import ROOT
+from govnews.mirror import snapshot_path
+from govnews.store import Repository, session_factory
+from govnews.store.database import open_database
+from govnews.store.models import ArticleRow, LinkSuggestion, Repost
+from tests.conftest import ROOT, SNAPSHOT
 
 GOV = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-11-03/2101213870.html"
 OTHER_GOV = "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-11-03/2101213871.html"
@@ -215,3 +219,34 @@ def test_scrapy_relink_recomputes_and_prints_changes(crawl: Any, tmp_path: Any) 
     assert "(title_date)" in done.stdout
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     assert "0 link(s) changed" in again.stdout
+
+
+#: One article of 漳州市农业农村局 in the snapshot, the 福建 department's repost of it and
+#: a portal's copy that declares it: the links are the same in every arrival order.
+ONE_STORY = [
+    "http://nynct.fujian.gov.cn/xxgk/gzdt/sxdt/202210/t20221013_6029876.htm",
+    "http://www.nmgfzw.cn/shgz/20221013/25196.html",
+    "http://nyncj.zhangzhou.gov.cn/cms/html/zzsnyj/2022-10-12/2101211342.html",
+]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_links_do_not_depend_on_the_arrival_order(order: tuple[int, ...]) -> None:
+    """A repost first linked to a portal's copy (the only candidate then) takes the
+    agency's own page when it comes."""
+    engine = open_database("sqlite://")
+    with session_factory(engine)() as session:
+        for index in order:
+            url = ONE_STORY[index]
+            item = extract_article(snapshot_path(SNAPSHOT, url).read_bytes(), url)
+            row = Repository(session).save_article(item).row
+            Linker(session).link(row, item.site_meta)
+            session.commit()
+        url_of = dict(session.execute(select(ArticleRow.id, ArticleRow.url)).all())
+        links = {
+            (url_of[link.repost_id], url_of.get(link.original_id), link.method)
+            for link in session.scalars(select(Repost))
+        }
+    engine.dispose()
+    repost, copy, original = ONE_STORY
+    assert links == {(repost, original, "title_date"), (copy, original, "declared_url")}

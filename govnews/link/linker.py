@@ -340,7 +340,8 @@ class Linker:
     def _waiting_for(
         self, row: models.ArticleRow, print_: fp.Fingerprint
     ) -> list[models.RepostSource]:
-        """The sources of the unlinked reposts that ``row`` could be the original of."""
+        """The sources of the reposts ``row`` could be the original of: unlinked, or linked
+        to another repost only."""
         published = row.published_at
         window = self.policy.reposts_window(published) if published is not None else None
         if not self._any_waiting(window):
@@ -369,12 +370,15 @@ class Linker:
         )
 
 
-# A repost_sources row whose article is linked to an original.
+# A repost_sources row whose article is linked to a government original. One linked to
+# another repost (a portal's copy that came first) still waits: the agency's own page,
+# when it comes, is offered to it, so the link does not depend on the arrival order.
 _LINKED = (
     select(models.Repost.id)
+    .join(models.ArticleRow, models.ArticleRow.id == models.Repost.original_id)
     .where(
         models.Repost.repost_id == models.RepostSource.article_id,
-        models.Repost.original_id.is_not(None),
+        models.ArticleRow.kind == "gov",
     )
     .exists()
 )
