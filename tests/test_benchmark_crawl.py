@@ -9,8 +9,9 @@ from parsel import Selector
 
 from benchmarks.crawl.site import PER_PAGE, generate
 from govnews.extract import extract_article
+from govnews.extract.cms.fujian import PAGE_COUNT
 from govnews.mirror import SnapshotServer
-from govnews.spiders.zhangzhou import ARTICLE_PATH, COLUMN_PATH, PAGE_COUNT
+from govnews.spiders.zhangzhou import ARTICLE_PATH, COLUMN_PATH
 
 
 def test_every_article_is_listed_once_and_extracts_as_generated(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ from govnews.store import models
 ROOT = Path(__file__).resolve().parents[2]
 BARE = Path(__file__).with_name("bare.py")
 # A numeric line of the stats Scrapy dumps when the spider closes.
-_STAT = re.compile(r"^[{ ]'([^']+)': (\d+(?:\.\d+)?)[,}]?$", re.MULTILINE)
+STAT = re.compile(r"^[{ ]'([^']+)': (\d+(?:\.\d+)?)[,}]?$", re.MULTILINE)
 
 
 @dataclass
@@ -82,7 +82,7 @@ def crawl(command: list[str], snapshot: Snapshot, database: Path, latency: float
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-4000:]}")
     dumped = done.stderr[done.stderr.rindex("Dumping Scrapy stats") :]
-    stats = {name: float(value) for name, value in _STAT.findall(dumped)}
+    stats = {name: float(value) for name, value in STAT.findall(dumped)}
     return Run(
         requests=int(stats["downloader/request_count"]),
         pages=int(stats["downloader/response_count"]),

@@ -25,12 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.crawl.__main__ import stored
+from benchmarks.crawl.__main__ import STAT, stored
 from benchmarks.crawl.site import Snapshot, generate
 from govnews.core.urls import url_key
 
 ROOT = Path(__file__).resolve().parents[2]
-_STAT = re.compile(r"^[{ ]'([^']+)': (\d+(?:\.\d+)?)[,}]?$", re.MULTILINE)
 
 
 def sites_file(snapshot: Snapshot, path: Path, configured: bool) -> Path:
@@ -66,7 +65,7 @@ def requests_of(snapshot: Snapshot, sites: Path, database: Path) -> int:
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-4000:]}")
     dumped = done.stderr[done.stderr.rindex("Dumping Scrapy stats") :]
-    stats = dict(_STAT.findall(dumped))
+    stats = dict(STAT.findall(dumped))
     return int(float(stats["downloader/request_count"]))
 
 

@@ -10,14 +10,14 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
+from govnews.extract.cms.fujian import PAGE_NUMBER, page_count
+from govnews.extract.cms.paging import Listing
 from govnews.extract.dates import parse_date
 from govnews.items import Article
 from govnews.spiders.base import GovnewsSpider
 
 ARTICLE_PATH = re.compile(r"^/cms/html/[^/]+/\d{4}-\d{2}-\d{2}/\d+\.html$")
 COLUMN_PATH = re.compile(r"^/cms/html/[^/]+/[^/]+/index\.html$")
-PAGE_COUNT = re.compile(r"共\s*(\d+)\s*页")
-PAGE_NUMBER = re.compile(r"[?&]page=(\d+)")
 
 
 class ZhangzhouSpider(GovnewsSpider):
@@ -101,14 +101,8 @@ class ZhangzhouSpider(GovnewsSpider):
             yield from self.next_page(response, page + 1, last)
 
     def page_count(self, response: TextResponse) -> int:
-        """How many pages the column has: from "共 N 页" or the page links."""
-        text = " ".join(response.css("body ::text").getall())
-        counted = PAGE_COUNT.search(text)
-        hrefs = " ".join(response.css("a::attr(href)").getall())
-        pages = [int(n) for n in PAGE_NUMBER.findall(hrefs)]
-        if counted:
-            pages.append(int(counted.group(1)))
-        return max(pages, default=1)
+        """How many pages the column has: from "共 N 页" or the page links (the family's rule)."""
+        return page_count(Listing(response.url, response.selector))
 
     def next_page(self, response: TextResponse, page: int, last: int) -> Iterator[Request]:
         """Page ``page`` of a column: ``/cms/sitemanage/index.shtml?siteId=…&page=N``."""

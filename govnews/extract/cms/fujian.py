@@ -18,8 +18,8 @@ from govnews.extract.cms.paging import Listing, NextPage, Paging, Problem, Step
 from govnews.extract.cms.parts import CmsParts, Family, first, has_class
 from govnews.extract.page import Page, clean_space, visible_text
 
-_PAGE_COUNT = re.compile(r"共\s*(\d+)\s*页")
-_PAGE_NUMBER = re.compile(r"[?&]page=(\d+)")
+PAGE_COUNT = re.compile(r"共\s*(\d+)\s*页")
+PAGE_NUMBER = re.compile(r"[?&]page=(\d+)")
 _FURTHER_PAGE = re.compile(r"/cms/sitemanage/index\.shtml\?(?:[^#]*&)?page=\d+")
 
 
@@ -50,20 +50,20 @@ def _site_id(listing: Listing) -> str:
     return (listing.selector.css('meta[name="siteIdMeta"]::attr(content)').get() or "").strip()
 
 
-def _page_count(listing: Listing) -> int:
+def page_count(listing: Listing) -> int:
     """How many pages the column has: ``共 N 页``, or the highest page it links."""
     text = " ".join(listing.selector.css("body ::text").getall())
     hrefs = " ".join(listing.selector.css("a::attr(href)").getall())
-    pages = [int(n) for n in _PAGE_NUMBER.findall(hrefs)]
-    pages += [int(n) for n in _PAGE_COUNT.findall(text)]
+    pages = [int(n) for n in PAGE_NUMBER.findall(hrefs)]
+    pages += [int(n) for n in PAGE_COUNT.findall(text)]
     return max(pages, default=1)
 
 
 def next_pages(listing: Listing, options: Mapping[str, int]) -> Iterator[Step]:
     """The column's next page, ``/cms/sitemanage/index.shtml?siteId=…&page=n+1``."""
-    found = _PAGE_NUMBER.search(listing.url) if _FURTHER_PAGE.search(listing.url) else None
+    found = PAGE_NUMBER.search(listing.url) if _FURTHER_PAGE.search(listing.url) else None
     current = int(found.group(1)) if found else 1
-    if current >= _page_count(listing):
+    if current >= page_count(listing):
         return
     site_id = _site_id(listing)
     if not site_id:
@@ -83,7 +83,7 @@ def detect(listing: Listing) -> bool:
     if not _site_id(listing):
         return False
     text = " ".join(listing.selector.css("body ::text").getall())
-    return bool(_PAGE_COUNT.search(text)) or "/cms/sitemanage/index.shtml" in listing.scripts
+    return bool(PAGE_COUNT.search(text)) or "/cms/sitemanage/index.shtml" in listing.scripts
 
 
 PAGING = Paging("fujian", next_pages, detect, is_further_page=is_further_page)
