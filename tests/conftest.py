@@ -7,17 +7,20 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from govnews.mirror.paths import parse_sidecar, sidecar_path, snapshot_path
 from govnews.store.database import open_database, session_factory
+from tests import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "data" / "snapshot"
@@ -130,3 +133,49 @@ def session(engine: Engine) -> Iterator[Session]:
 def crawl_engine(crawl: Callable[..., object]) -> Engine:
     """The engine of the database the ``crawl`` fixture writes into."""
     return open_database(crawl.database_url)  # type: ignore[attr-defined]
+
+
+# --- real PostgreSQL and Redis servers (tests/servers.py) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a PostgreSQL server's ``postgres`` database: CI's, or one started here."""
+    url = os.environ.get(servers.POSTGRES_ENV)
+    if url:
+        yield url
+        return
+    started, data = servers.start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield started
+    servers.stop_postgres(data)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    name = f"govnews_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a Redis server: CI's, or one started here."""
+    url = os.environ.get(servers.REDIS_ENV)
+    if url:
+        yield url
+        return
+    started, pidfile = servers.start_redis(tmp_path_factory.mktemp("redis"))
+    yield started
+    servers.stop_redis(pidfile)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The Redis server's URL; tests keep apart by the run ids and key prefixes they use."""
+    return redis_server
