@@ -139,13 +139,13 @@ def crawl_engine(crawl: Callable[..., object]) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """The URL of a PostgreSQL server's ``postgres`` database: CI's, or one started here."""
     url = os.environ.get(servers.POSTGRES_ENV)
     if url:
         yield url
         return
-    started, data = servers.start_postgres(tmp_path_factory.mktemp("postgres"))
+    started, data = servers.start_postgres()
     yield started
     servers.stop_postgres(data)
 

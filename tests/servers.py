@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,11 +57,15 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
-def start_postgres(directory: Path) -> tuple[str, Path]:
-    """Initialise and start a PostgreSQL cluster in ``directory``; (URL, data dir)."""
+def start_postgres() -> tuple[str, Path]:
+    """Initialise and start a PostgreSQL cluster in a new directory; (URL, data dir).
+
+    The directory is made in the system's temporary directory, whose path the
+    ``postgres`` user can walk (a root-owned 0700 parent would lock it out).
+    """
     binaries = postgres_bin()
+    directory = Path(tempfile.mkdtemp(prefix="govnews-postgres-"))
     data = directory / "pgdata"
-    directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
     port = free_port()
@@ -114,6 +119,7 @@ def stop_postgres(data: Path) -> None:
         check=False,
         capture_output=True,
     )
+    shutil.rmtree(data.parent, ignore_errors=True)
 
 
 def start_redis(directory: Path) -> tuple[str, Path]:
@@ -166,12 +172,12 @@ def stop_redis(pidfile: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``start DIR``: start both servers in DIR and print the ``export`` lines of their URLs."""
+    """``start DIR``: start both servers (Redis in DIR) and print the ``export`` lines of their URLs."""
     if len(argv) != 2 or argv[0] != "start":
         print("usage: python -m tests.servers start DIR", file=sys.stderr)
         return 2
     directory = Path(argv[1]).resolve()
-    postgres, _ = start_postgres(directory / "postgres")
+    postgres, _ = start_postgres()
     redis, _ = start_redis(directory / "redis")
     print(f"export {POSTGRES_ENV}={postgres}")
     print(f"export {REDIS_ENV}={redis}")
