@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
@@ -92,13 +93,14 @@ def test_the_lock_is_reentrant_in_a_process_and_released_at_the_last_hold(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "db.lock"
-    runlock.acquire(path, "one")
-    runlock.acquire(path, "two")
-    runlock.release(path)
+    settings = Settings({"GOVNEWS_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"})
+    runlock.acquire(settings, "one")
+    runlock.acquire(settings, "two")
+    runlock.release(settings)
     assert "one, pid" in path.read_text(encoding="utf-8")
     with path.open("a") as other, pytest.raises(BlockingIOError):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    runlock.release(path)
+    runlock.release(settings)
     with path.open("a") as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 

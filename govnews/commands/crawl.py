@@ -32,9 +32,8 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_CODES["failed"]
             return
         check_crawl(self.settings)
-        lock = runlock.lock_path(self.settings)
         try:
-            runlock.acquire(lock, args[0])
+            runlock.acquire(self.settings, args[0], shared=True)
         except runlock.RunLocked as exc:
             print(f"govnews: {exc}", file=sys.stderr)
             self.exitcode = EXIT_CODES["locked"]
@@ -44,7 +43,7 @@ class Command(ScrapyCrawlCommand):
             report_crawl_errors(self.crawler_process.crawl(crawler, **opts.spargs), self)
             self.crawler_process.start()
         finally:
-            runlock.release(lock)
+            runlock.release(self.settings)
         self.exitcode = exit_code(crawler)
 
 

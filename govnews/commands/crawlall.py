@@ -61,9 +61,8 @@ class Command(ScrapyCommand):
             self.exitcode = EXIT_CODES["failed"]
             return
         check_crawl(self.settings)
-        lock = runlock.lock_path(self.settings)
         try:
-            runlock.acquire(lock, "crawlall")
+            runlock.acquire(self.settings, "crawlall", shared=True)
         except runlock.RunLocked as exc:
             print(f"govnews: {exc}", file=sys.stderr)
             self.exitcode = EXIT_CODES["locked"]
@@ -75,7 +74,7 @@ class Command(ScrapyCommand):
             self._crawl_in_turn(names, crawlers)
             self.crawler_process.start()
         finally:
-            runlock.release(lock)
+            runlock.release(self.settings)
         codes = [exit_code(crawler) for crawler in crawlers]
         for name, code in zip(names, codes, strict=False):
             logger.info("crawlall: %s exited %d", name, code)

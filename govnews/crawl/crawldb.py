@@ -29,7 +29,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -50,7 +50,6 @@ from govnews.core.urls import site_of
 from govnews.crawl import runlock
 from govnews.crawl.accounting import PageAccounting
 from govnews.crawl.health import EXIT_CODES, RunHealth, assess
-from govnews.crawl.runlock import lock_path
 from govnews.crawl.signals import page_failed
 from govnews.crawl.spool import (
     Spool,
@@ -61,6 +60,7 @@ from govnews.crawl.spool import (
     run_entry,
     spool_dir,
 )
+from govnews.link import outbox
 from govnews.link.agencies import AgencyRegistry
 from govnews.link.linker import Linker
 from govnews.store.database import (
@@ -97,14 +97,15 @@ class CrawlDatabase:
         self.unpaged: set[str] = set()
         # Locking and connecting here, while components are built, stops a crawl
         # that overlaps another, or has a bad GOVNEWS_DATABASE_URL, before it fetches anything.
-        self.lock = lock_path(crawler.settings)
-        runlock.acquire(self.lock, crawler.spidercls.name)
+        runlock.acquire(crawler.settings, crawler.spidercls.name, shared=True)
         try:
             self.engine = open_database(crawler.settings.get("GOVNEWS_DATABASE_URL"))
         except Exception:  # a DatabaseError, reported by the command: no crawl, no lock held
-            runlock.release(self.lock)
+            runlock.release(self.crawler.settings)
             raise
         self.session: Session | None = session_factory(self.engine)()
+        #: A shared database (PostgreSQL): articles are linked from the outbox, not as stored.
+        self.outbox = self.engine.dialect.name == "postgresql"
         self.run: CrawlRun | None = None
         self._pending = 0
         settings = crawler.settings
@@ -172,6 +173,8 @@ class CrawlDatabase:
         if self._wait_writable():
             repository = self.repository
             self.run = repository.start_run(spider_name)
+            # Before the row is committed, so that no other worker sees it running unlocked.
+            runlock.hold_run(self.crawler.settings, self.run.id)
             for dead in repository.close_dead_runs(self.run):
                 logger.warning(
                     "Run %s (%s, started %s) never finished: recorded as killed",
@@ -256,6 +259,27 @@ class CrawlDatabase:
         self._batch.clear()
         self._pending = 0
         self.saved.clear()  # taken by the link pipeline, or never (when it is off)
+        if self.outbox and self.unwritable is None:
+            self.drain_outbox(wait=False)
+
+    def queue_link(self, row: ArticleRow, site_meta: Mapping[str, str] | None) -> None:
+        """Queue a stored article for the linker (:mod:`govnews.link.outbox`), in its batch."""
+        outbox.enqueue(self._open_session(), row.id, site_meta)
+
+    def drain_outbox(self, *, wait: bool) -> None:
+        """Link the queued articles of every worker, if no other worker is linking (``wait``:
+        once it is done), and commit the links; their number counts as this run's links."""
+        session = self._open_session()
+        try:
+            linked = outbox.drain(session, self.linker, wait=wait)
+            session.commit()
+        except SQLAlchemyError as error:
+            session.rollback()
+            if not self.write_failed(error):
+                logger.error("Linking the outbox failed; the next drain retries: %s", error)
+            return
+        if linked:
+            self.note("links", linked)
 
     # -- waiting for the write lock; the spool --------------------------------------------
 
@@ -551,8 +575,11 @@ class CrawlDatabase:
                     article = article_of(entry)
                     result = self.repository.save_article(article)
                     self.note(result.status)
-                    links = self.linker.link(result.row, article.site_meta)
-                    self.note("links", sum(link.original_id is not None for link in links))
+                    if self.outbox:
+                        self.queue_link(result.row, article.site_meta)
+                    else:
+                        links = self.linker.link(result.row, article.site_meta)
+                        self.note("links", sum(link.original_id is not None for link in links))
         except SQLAlchemyError as error:
             if not self.write_failed(error):
                 self._spool_problem(f"an entry of the spool file {path} cannot be stored: {error}")
@@ -605,7 +632,7 @@ class CrawlDatabase:
             if self.session is not None:
                 self.session.close()
                 self.session = None
-            runlock.release(self.lock)
+            runlock.release(self.crawler.settings)
 
     @property
     def run_id(self) -> int | None:
@@ -614,7 +641,10 @@ class CrawlDatabase:
     def _close_run(self, spider: Spider, reason: str) -> None:
         if self.session is None or self.run is None:
             return
-        if "linker" in self.__dict__ and self._hold_write_lock():
+        if self.outbox:  # every article this worker stored is linked before it exits
+            self.commit()
+            self.drain_outbox(wait=True)
+        elif "linker" in self.__dict__ and self._hold_write_lock():
             try:  # what the registry learned from this crawl's pages
                 self.linker.registry.save(self.session)
             except SQLAlchemyError as error:

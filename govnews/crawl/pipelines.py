@@ -81,6 +81,8 @@ class StorePipeline(_DatabasePipeline):
         try:
             with database.savepoint():
                 result = database.repository.save_article(item)
+                if database.outbox:
+                    database.queue_link(result.row, ItemAdapter(item).get("site_meta"))
         except SQLAlchemyError as exc:
             if database.write_failed(exc):
                 database.keep_article(item)
@@ -97,12 +99,16 @@ class LinkPipeline(_DatabasePipeline):
 
     By declared URL first, else by source agency, title, date and text
     (:class:`govnews.link.linker.Linker`); either arrival order gives the same links.
-    An article kept in the spool is linked by the run that stores it.
+    An article kept in the spool is linked by the run that stores it. On a shared
+    database (PostgreSQL) the store pipeline queued the article in the linking
+    outbox instead, linked once its batch is committed (:mod:`govnews.link.outbox`).
     """
 
     async def process_item(self, item: Any) -> Any:
         database = self.database
         adapter = ItemAdapter(item)
+        if database.outbox:  # linked from the outbox after its batch is committed
+            return item
         if adapter["url"] in database.spooled:
             return item
         if not await database.writable():  # a batch was committed meanwhile

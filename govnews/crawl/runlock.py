@@ -1,9 +1,14 @@
-"""One run at a time per database: an exclusive lock on a file beside it.
+"""Who may use a database at once: crawls, and ``migrate`` / ``relink`` alone.
 
-The lock is an ``flock`` on ``GOVNEWS_LOCK_FILE`` (default: the SQLite file's
-path with ``.lock`` added, or ``data/govnews.lock`` for other databases). The
-operating system releases it when the process ends, however it ends, so a
-killed run never leaves a stale lock behind. Within one process the lock is
+On SQLite (one machine) the lock is an ``flock`` on ``GOVNEWS_LOCK_FILE``
+(default: the SQLite file's path with ``.lock`` added), exclusive for every
+run, as before: one run at a time per file. On PostgreSQL, the shared store of
+N crawl workers on N machines, it is the advisory lock
+:data:`~govnews.store.locks.RUNS` held by a connection of its own: crawl
+workers hold it shared (any number at once), ``scrapy migrate`` and ``scrapy
+relink`` exclusively (no crawl meanwhile). The operating system, or the
+database server, releases the lock when the process ends, however it ends, so
+a killed run never leaves a stale lock behind. Within one process the lock is
 re-entrant: ``scrapy crawlall`` holds it across the crawls it runs.
 """
 
@@ -11,44 +16,73 @@ from __future__ import annotations
 
 import fcntl
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from scrapy.settings import BaseSettings
-from sqlalchemy import make_url
+from sqlalchemy import Connection, create_engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
-DEFAULT_LOCK_FILE = Path("data/govnews.lock")
-
-_HELD: dict[Path, tuple[IO[str], int]] = {}
+from govnews.core.errors import DatabaseError
+from govnews.store import locks
 
 
 class RunLocked(RuntimeError):
     """Another run holds the database's lock."""
 
 
+@dataclass
+class _Held:
+    """A lock this process holds: its file or connection, and how often it was taken."""
+
+    count: int
+    shared: bool
+    handle: IO[str] | None = None
+    connection: Connection | None = None
+
+
+_HELD: dict[str, _Held] = {}
+
+
 def lock_path(settings: BaseSettings) -> Path | None:
-    """Where the lock of the run's database is; None for a database in memory (no sharing)."""
+    """The lock file of a SQLite database; None for a database in memory or on a server."""
     configured = settings.get("GOVNEWS_LOCK_FILE")
     if configured:
         return Path(configured)
     url = make_url(settings.get("GOVNEWS_DATABASE_URL"))
     if url.get_backend_name() != "sqlite":
-        return DEFAULT_LOCK_FILE
+        return None
     database = url.database or ""
     if database in ("", ":memory:") or "mode=memory" in database:
         return None
     return Path(database).expanduser().with_name(Path(database).name + ".lock")
 
 
-def acquire(path: Path | None, holder: str) -> None:
-    """Take the lock at ``path`` for ``holder`` (a spider or command name), or raise RunLocked."""
+def _on_server(settings: BaseSettings) -> bool:
+    """Whether the database is PostgreSQL (advisory locks) rather than a file."""
+    if settings.get("GOVNEWS_LOCK_FILE"):
+        return False
+    return make_url(settings.get("GOVNEWS_DATABASE_URL")).get_backend_name() == "postgresql"
+
+
+def acquire(settings: BaseSettings, holder: str, *, shared: bool = False) -> None:
+    """Take the database's run lock for ``holder`` (a spider or command name), or raise RunLocked.
+
+    ``shared``: a crawl worker, which may run beside other workers on PostgreSQL.
+    SQLite's file lock is exclusive whatever is asked.
+    """
+    if _on_server(settings):
+        _acquire_advisory(settings.get("GOVNEWS_DATABASE_URL"), shared)
+        return
+    path = lock_path(settings)
     if path is None:
         return
-    path = path.resolve()
-    if path in _HELD:
-        handle, count = _HELD[path]
-        _HELD[path] = (handle, count + 1)
+    key = str(path.resolve())
+    if key in _HELD:
+        _HELD[key].count += 1
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+", encoding="utf-8")
@@ -63,21 +97,61 @@ def acquire(path: Path | None, holder: str) -> None:
     handle.truncate()
     handle.write(f"{holder}, pid {os.getpid()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
     handle.flush()
-    _HELD[path] = (handle, 1)
+    _HELD[key] = _Held(count=1, shared=False, handle=handle)
 
 
-def release(path: Path | None) -> None:
-    """Give back one hold of the lock at ``path``; the last one unlocks it."""
-    if path is None:
+def _acquire_advisory(url: str, shared: bool) -> None:
+    """Hold :data:`~govnews.store.locks.RUNS` on a connection of its own (autocommit: it
+    sits idle, never idle in a transaction)."""
+    held = _HELD.get(url)
+    if held is not None:
+        if held.shared and not shared:
+            raise RunLocked("this process holds the database's lock shared, not exclusively")
+        held.count += 1
         return
-    path = path.resolve()
-    if path not in _HELD:
+    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        connection = engine.connect()
+    except SQLAlchemyError as error:
+        raise DatabaseError(
+            f"cannot open the database {engine.url.render_as_string()}: "
+            f"{getattr(error, 'orig', None) or error}"
+        ) from error
+    if not locks.try_lock_runs(connection, shared=shared):
+        connection.close()
+        who = "crawl workers are running" if not shared else "a migrate or relink is running"
+        raise RunLocked(
+            f"the database {engine.url.render_as_string()} is in use ({who}); not starting"
+        )
+    _HELD[url] = _Held(count=1, shared=shared, connection=connection)
+
+
+def hold_run(settings: BaseSettings, run_id: int) -> None:
+    """Mark run ``run_id`` alive while this process lasts (PostgreSQL: another worker then
+    does not close it as killed); nothing on SQLite, whose runs are alone."""
+    held = _HELD.get(settings.get("GOVNEWS_DATABASE_URL"))
+    if held is not None and held.connection is not None:
+        locks.hold_run(held.connection, run_id)
+
+
+def release(settings: BaseSettings) -> None:
+    """Give back one hold of the database's run lock; the last one unlocks it."""
+    if _on_server(settings):
+        key: str | None = settings.get("GOVNEWS_DATABASE_URL")
+    else:
+        path = lock_path(settings)
+        key = str(path.resolve()) if path is not None else None
+    if key is None or key not in _HELD:
         return
-    handle, count = _HELD.pop(path)
-    if count > 1:
-        _HELD[path] = (handle, count - 1)
+    held = _HELD[key]
+    held.count -= 1
+    if held.count > 0:
         return
-    handle.seek(0)
-    handle.truncate()
-    fcntl.flock(handle, fcntl.LOCK_UN)
-    handle.close()
+    del _HELD[key]
+    if held.connection is not None:
+        held.connection.close()  # the server releases every advisory lock of the session
+    if held.handle is not None:
+        held.handle.seek(0)
+        held.handle.truncate()
+        fcntl.flock(held.handle, fcntl.LOCK_UN)
+        held.handle.close()

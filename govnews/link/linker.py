@@ -104,6 +104,10 @@ class Linker:
         self.policy = policy or LinkPolicy()
         self._common_bands: set[int] = set()
 
+    def forget_caches(self) -> None:
+        """Drop what this linker learned of the database: other writers changed it."""
+        self._common_bands.clear()
+
     # --- entry points ------------------------------------------------------------------
 
     def link(

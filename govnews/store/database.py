@@ -33,7 +33,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from govnews.core.errors import DatabaseError
-from govnews.store import agencies, textindex
+from govnews.store import agencies, locks, textindex
 from govnews.store.models import Base
 
 # Modules whose tables live on Base beside models.py's; importing them registers them.
@@ -258,10 +258,16 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     On SQLite foreign keys are off until it ends (alembic recreates a table
     to alter it; dropping the old one with them on would cascade) and the
     transaction starts with ``BEGIN IMMEDIATE``, taking the write lock at once.
+    On PostgreSQL it starts by taking the migration's advisory lock
+    (:data:`~govnews.store.locks.MIGRATION`): DDL takes no lock that would keep
+    two processes from creating the same tables at once (a duplicate key on
+    ``pg_type``), so the second one waits, then reads the revision the first left.
     """
     with engine.connect() as connection:
         if engine.dialect.name != "sqlite":
             with connection.begin():
+                if locks.is_postgres(connection):
+                    locks.lock_for_transaction(connection, locks.MIGRATION)
                 yield connection
             return
         # Outside any transaction (none is open yet), where the pragma takes effect.

@@ -209,3 +209,22 @@ class PagingWatermark(Base):
     site: Mapped[str] = mapped_column(String(255), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"))
     last_article_id: Mapped[int]
+
+
+class LinkOutbox(Base):
+    """An article stored but not linked yet: the linking queue of a shared database.
+
+    With several writers (crawl workers on PostgreSQL) the article and its outbox
+    row are stored in one transaction, and one linker at a time (an advisory lock)
+    links the queue's articles after they are committed, so that a repost and its
+    original stored at the same moment by two workers still meet
+    (``govnews/link/outbox.py``). ``site_meta`` is what the page said about its site.
+    """
+
+    __tablename__ = "link_outbox"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_meta: Mapped[dict[str, Any]]
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, or_, select, update
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from govnews import items
 from govnews.core.timezone import utcnow
 from govnews.core.urls import url_key
-from govnews.store import models
+from govnews.store import locks, models
+from govnews.store.upsert import insert_for
 
 SaveStatus = Literal["new", "updated", "unchanged"]
 FailureStage = Literal["download", "http", "extract", "validate", "store", "policy", "redirect"]
@@ -41,78 +44,92 @@ class Repository:
     def save_article(self, article: items.Article) -> SaveResult:
         """Insert or update ``article``, keyed by the URL key of its final URL.
 
-        The status is ``updated`` when a field of the content differs, else
-        ``unchanged``: another spelling of the URL or another way of finding the
-        same values (``provenance``) is stored but is no change.
-        The final URL and every redirect URL are registered as the article's
-        URLs (taken over from another article if need be), and open failures
-        of those URLs are resolved. Flushes, never commits.
+        One ``INSERT … ON CONFLICT (url_key) DO UPDATE … RETURNING`` statement,
+        so that two writers of one URL (two workers whose pages redirect to the
+        same article) both succeed, the second updating the first's row. The
+        status is ``updated`` when a field of the content differs (decided in
+        SQL, by the ``updated_at`` the statement returns), else ``unchanged``:
+        another spelling of the URL or another way of finding the same values
+        (``provenance``) is stored but is no change. The final URL and every
+        redirect URL are registered as the article's URLs (taken over from
+        another article if need be), and open failures of those URLs are
+        resolved. Flushes, never commits.
         """
         now = utcnow()
         key = url_key(article.url)
         values = _stored_values(article)
-        row = self.session.scalars(
-            select(models.ArticleRow).where(models.ArticleRow.url_key == key)
-        ).one_or_none()
-        if row is None:
-            row = models.ArticleRow(url_key=key, first_seen_at=now, updated_at=now, **values)
-            self.session.add(row)
-            status: SaveStatus = "new"
-        else:
-            changed = any(
-                getattr(row, name) != value
-                for name, value in values.items()
-                if name not in _NOT_CONTENT
+        fetched = article.fetched_at or now
+        insert = insert_for(self.session.connection().dialect, _ARTICLES)
+        changed = _content_changed(insert, values, self.session)
+        stored = self.session.execute(
+            insert.values(
+                url_key=key, first_seen_at=now, updated_at=now, fetched_at=fetched, **values
             )
-            for name, value in values.items():
-                setattr(row, name, value)
-            if changed:
-                row.updated_at = now
-            status = "updated" if changed else "unchanged"
-        row.fetched_at = article.fetched_at or now
-        self.session.flush()
-
+            .on_conflict_do_update(
+                index_elements=[_ARTICLES.c.url_key],
+                set_={
+                    **{name: insert.excluded[name] for name in values},
+                    "fetched_at": insert.excluded.fetched_at,
+                    "updated_at": case(
+                        (changed, insert.excluded.updated_at),
+                        else_=_ARTICLES.c.updated_at,
+                    ),
+                },
+            )
+            .returning(_ARTICLES.c.id, _ARTICLES.c.first_seen_at, _ARTICLES.c.updated_at),
+            execution_options=_NO_SYNC,
+        ).one()
+        status: SaveStatus = "unchanged"
+        if stored.first_seen_at == now:  # set on insert only
+            status = "new"
+        elif stored.updated_at == now:  # set when the content differed
+            status = "updated"
+        row = self.session.get(models.ArticleRow, stored.id, populate_existing=True)
+        assert row is not None, f"article {stored.id} vanished after its upsert"
         urls = {url_key(url): url for url in [*article.redirect_urls, article.url]}
         self._register_urls(row, urls)
         self.resolve_failures(urls, now)
-        self.session.flush()
         return SaveResult(row=row, status=status)
 
     def record_failure(
         self, url: str, *, spider: str, stage: str, reason: str, callback: str | None = None
     ) -> None:
-        """Record that ``url`` failed at ``stage``; a known URL's failure is bumped and reopened."""
+        """Record that ``url`` failed at ``stage``; a known URL's failure is bumped and reopened.
+
+        One upsert: the attempt count is incremented in SQL, so that two writers
+        recording the same URL lose neither count.
+        """
         if stage not in _STAGES:
             raise ValueError(f"unknown failure stage {stage!r}; expected one of {sorted(_STAGES)}")
         now = utcnow()
-        key = url_key(url)
-        failure = self.session.scalars(
-            select(models.PageFailure).where(models.PageFailure.url_key == key)
-        ).one_or_none()
-        if failure is None:
-            self.session.add(
-                models.PageFailure(
-                    url=url,
-                    url_key=key,
-                    spider=spider,
-                    stage=stage,
-                    reason=reason,
-                    callback=callback,
-                    first_failed_at=now,
-                    last_failed_at=now,
-                    attempts=1,
-                )
+        # The ORM entity, not its table: the statement then refreshes the session's object.
+        insert = insert_for(self.session.connection().dialect, models.PageFailure)
+        self.session.execute(
+            insert.values(
+                url=url,
+                url_key=url_key(url),
+                spider=spider,
+                stage=stage,
+                reason=reason,
+                callback=callback,
+                first_failed_at=now,
+                last_failed_at=now,
+                attempts=1,
+            ).on_conflict_do_update(
+                index_elements=[_FAILURES.c.url_key],
+                set_={
+                    **{
+                        name: insert.excluded[name]
+                        for name in ("url", "spider", "stage", "reason", "callback")
+                    },
+                    "last_failed_at": insert.excluded.last_failed_at,
+                    "attempts": models.PageFailure.attempts + 1,  # in SQL: no update is lost
+                    "resolved_at": None,
+                },
             )
-        else:
-            failure.url = url
-            failure.spider = spider
-            failure.stage = stage
-            failure.reason = reason
-            failure.callback = callback
-            failure.last_failed_at = now
-            failure.attempts += 1
-            failure.resolved_at = None
-        self.session.flush()
+            .returning(models.PageFailure),
+            execution_options={"populate_existing": True},
+        ).scalar_one()  # loading the row refreshes the session's object of it, if any
 
     def resolve_failures(self, keys: Iterable[str], now: datetime | None = None) -> None:
         """Mark the open failures of these URL keys resolved (one UPDATE, no rows loaded)."""
@@ -186,20 +203,27 @@ class Repository:
         self.session.flush()
 
     def close_dead_runs(self, current: models.CrawlRun) -> list[models.CrawlRun]:
-        """Close as ``killed`` every run but ``current`` still marked ``running``.
+        """Close as ``killed`` every run but ``current`` still marked ``running`` whose
+        process has ended.
 
-        Only for a caller that holds the database's run lock: no other run is
-        going on, so such a row belongs to a process that ended without closing it
-        (``kill -9``, a crash, the machine going down). Its counters stay as they
-        were (nothing recorded them); its finish time is when it was found dead.
+        On SQLite the caller holds the database's exclusive run lock: no other run
+        is going on, so every such row belongs to a process that ended without
+        closing it (``kill -9``, a crash, the machine going down). On PostgreSQL,
+        where crawl workers run side by side, a live run's process holds its
+        advisory lock (:func:`~govnews.store.locks.run_is_alive`): only runs whose
+        lock is free are closed. Their counters stay as they were (nothing
+        recorded them); their finish time is when they were found dead.
         """
-        dead = list(
-            self.session.scalars(
+        connection = self.session.connection()
+        dead = [
+            run
+            for run in self.session.scalars(
                 select(models.CrawlRun)
                 .where(models.CrawlRun.status == "running", models.CrawlRun.id != current.id)
                 .order_by(models.CrawlRun.id)
             )
-        )
+            if not (locks.is_postgres(connection) and locks.run_is_alive(connection, run.id))
+        ]
         now = utcnow()
         for run in dead:
             run.status = "killed"
@@ -227,18 +251,23 @@ class Repository:
         :class:`~govnews.store.models.PagingWatermark`).
         """
         last = self.session.scalar(select(func.max(models.ArticleRow.id))) or 0
-        for site in sorted(set(sites)):
-            mark = self.session.get(models.PagingWatermark, (run.spider, site))
-            if mark is None:
-                self.session.add(
-                    models.PagingWatermark(
-                        spider=run.spider, site=site, run_id=run.id, last_article_id=last
-                    )
-                )
-            else:
-                mark.run_id = run.id
-                mark.last_article_id = last
-        self.session.flush()
+        marks = [
+            {"spider": run.spider, "site": site, "run_id": run.id, "last_article_id": last}
+            for site in sorted(set(sites))
+        ]
+        if not marks:
+            return
+        insert = insert_for(self.session.connection().dialect, _WATERMARKS)
+        self.session.execute(
+            insert.values(marks).on_conflict_do_update(
+                index_elements=[_WATERMARKS.c.spider, _WATERMARKS.c.site],
+                set_={
+                    "run_id": insert.excluded.run_id,
+                    "last_article_id": insert.excluded.last_article_id,
+                },
+            ),
+            execution_options=_NO_SYNC,
+        )
 
     def article_by_url(self, url: str) -> models.ArticleRow | None:
         """The article reached by ``url`` (its final URL or a URL before a redirect)."""
@@ -268,17 +297,23 @@ class Repository:
         return self.session.scalar(select(func.count()).select_from(model).where(condition)) or 0
 
     def _register_urls(self, row: models.ArticleRow, urls: Mapping[str, str]) -> None:
-        """Point every key of ``urls`` (key → URL as seen) at ``row``."""
-        for key, url in urls.items():
-            alias = self.session.get(models.ArticleUrl, key)
-            if alias is None:
-                self.session.add(models.ArticleUrl(url_key=key, url=url, article_id=row.id))
-            else:
-                alias.url = url
-                alias.article_id = row.id
+        """Point every key of ``urls`` (key → URL as seen) at ``row`` (one upsert)."""
+        insert = insert_for(self.session.connection().dialect, _ARTICLE_URLS)
+        self.session.execute(
+            insert.values(
+                [{"url_key": key, "url": url, "article_id": row.id} for key, url in urls.items()]
+            ).on_conflict_do_update(
+                index_elements=[_ARTICLE_URLS.c.url_key],
+                set_={"url": insert.excluded.url, "article_id": insert.excluded.article_id},
+            ),
+            execution_options=_NO_SYNC,
+        )
 
 
 _FAILURES = cast(Table, models.PageFailure.__table__)
+_ARTICLES = cast(Table, models.ArticleRow.__table__)
+_ARTICLE_URLS = cast(Table, models.ArticleUrl.__table__)
+_WATERMARKS = cast(Table, models.PagingWatermark.__table__)
 # A Core statement built once: the ORM's bulk UPDATE costs more than the query itself.
 _RESOLVE_FAILURES = (
     update(_FAILURES)
@@ -292,6 +327,28 @@ _NO_SYNC = {"synchronize_session": False}
 
 # Stored on every save but not a change of the article: how it was reached and read.
 _NOT_CONTENT = frozenset({"url", "provenance"})
+_JSON_CONTENT = ("images", "attachments")
+
+
+def _content_changed(
+    insert: Any, values: Mapping[str, Any], session: Session
+) -> ColumnElement[bool]:
+    """SQL: the row the upsert met differs from the new values in a field of the content.
+
+    JSON columns are compared as ``jsonb`` on PostgreSQL, whose ``json`` has no
+    equality; on SQLite they are text, compared as such.
+    """
+    postgres = session.connection().dialect.name == "postgresql"
+    differences = []
+    for name in values:
+        if name in _NOT_CONTENT:
+            continue
+        old: ColumnElement[Any] = _ARTICLES.c[name]
+        new: ColumnElement[Any] = insert.excluded[name]
+        if postgres and name in _JSON_CONTENT:
+            old, new = cast_(old, JSONB), cast_(new, JSONB)
+        differences.append(old.is_distinct_from(new))
+    return or_(*differences)
 
 
 def _stored_values(article: items.Article) -> dict[str, Any]:

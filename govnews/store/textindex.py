@@ -59,6 +59,7 @@ from govnews.core.fingerprint import (
     band_keys,
 )
 from govnews.store.models import Base
+from govnews.store.upsert import insert_ignoring
 
 #: Ids per ``IN (…)`` list, well under every backend's bound-parameter limit.
 CHUNK = 500
@@ -293,10 +294,6 @@ def prune_bands(session: Session) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-# Band rows left by a deleted article whose id is reused are taken over, not a conflict.
-_INSERT_BAND = (
-    insert(_BANDS).prefix_with("OR IGNORE", dialect="sqlite").prefix_with("IGNORE", dialect="mysql")
-)
 _INSERT_FINGERPRINT = insert(_FINGERPRINTS)
 _SHARED = func.count().label("shared")
 # Built once: a statement built per call costs more than SQLite's look-up itself.
@@ -348,7 +345,8 @@ def insert_sorted_bands(
             strict=True,
         )
     )
-    _executemany(session, _INSERT_BAND, rows)
+    # Band rows left by a deleted article whose id is reused are taken over, not a conflict.
+    _executemany(session, insert_ignoring(session.connection().dialect.name, _BANDS), rows)
     return int(keys.size)
 
 

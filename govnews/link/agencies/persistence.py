@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from govnews.link.agencies.records import KnownAgency, Origin, Sightings, UnknownName
 from govnews.store import agencies as tables
+from govnews.store.upsert import insert_for
 
 if TYPE_CHECKING:
     from govnews.link.agencies.registry import AgencyRegistry
@@ -75,21 +76,30 @@ def save(registry: AgencyRegistry, session: Session) -> None:
 
 def _save_unknown(registry: AgencyRegistry, session: Session) -> None:
     """Add the pending counts of unknown names; drop rows of names now known."""
-    for key, count, seen in registry.take_unknown_counts():
-        row = session.get(tables.AgencyUnknownName, key)
-        if row is None:
-            session.add(
-                tables.AgencyUnknownName(
-                    name_key=key,
-                    example=seen.example,
-                    seen=count,
-                    first_seen_at=seen.first,
-                    last_seen_at=seen.last,
-                )
-            )
-        else:
-            row.seen += count
-            row.last_seen_at = seen.last
+    counts = [
+        {
+            "name_key": key,
+            "example": seen.example,
+            "seen": count,
+            "first_seen_at": seen.first,
+            "last_seen_at": seen.last,
+        }
+        for key, count, seen in registry.take_unknown_counts()
+    ]
+    if counts:
+        # Added in SQL (seen = seen + n): two writers adding to one name lose neither count.
+        table = tables.AgencyUnknownName.__table__
+        insert = insert_for(session.connection().dialect, table)
+        session.execute(
+            insert.values(counts).on_conflict_do_update(
+                index_elements=[table.c.name_key],
+                set_={
+                    "seen": table.c.seen + insert.excluded.seen,
+                    "last_seen_at": insert.excluded.last_seen_at,
+                },
+            ),
+            execution_options={"synchronize_session": False},
+        )
     session.flush()
     stored = session.scalars(select(tables.AgencyUnknownName.name_key)).all()
     known = [key for key in stored if registry.knows_key(key)]
