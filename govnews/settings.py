@@ -62,10 +62,28 @@ GOVNEWS_LOCK_FILE = None
 GOVNEWS_AGENCIES_FILE = str(Path(__file__).parent / "link" / "agencies" / "agencies.toml")
 # scrapy crawlall links again the articles published in the last N days (0: not at all).
 GOVNEWS_CRAWLALL_RELINK_DAYS = 30
+# scrapy report: rows of each list at most (miscredited, unresolved, failures), originals
+# listed with their reposts (most reposted first), runs shown; a site is "silent" when its
+# spider's last N finished runs stored no new article of it (0: none is).
+GOVNEWS_REPORT_ROWS = 200
+GOVNEWS_REPORT_ORIGINALS = 100
+GOVNEWS_REPORT_RUNS = 20
+GOVNEWS_REPORT_QUIET_RUNS = 7
+# scrapy browse: the port Datasette listens on, on 127.0.0.1.
+GOVNEWS_BROWSE_PORT = 8001
 # The outbound policy (govnews/crawl/outbound.py) connects to public addresses only; these
 # exact IP:PORT pairs are let through besides, for the servers tests and benchmarks start
 # on 127.0.0.1 (-s GOVNEWS_OUTBOUND_ALLOW=127.0.0.1:8765). Empty: none.
 GOVNEWS_OUTBOUND_ALLOW = ()
+# The shared frontier (docs/distributed.md): a Redis URL (redis://host:port/db) makes every
+# crawl a worker of its spider's run, sharing one queue, seen set and per-host delay with
+# the other workers (None: each crawl alone, in memory). Keys start with the prefix.
+GOVNEWS_REDIS_URL = None
+GOVNEWS_REDIS_PREFIX = "govnews"
+# A worker renews its heartbeat every this many seconds; one silent this long is dead,
+# and the requests it held go back to the queue.
+GOVNEWS_FRONTIER_HEARTBEAT = 0.5
+GOVNEWS_FRONTIER_TIMEOUT = 15.0
 # Names are resolved to public addresses only, when the connection is made.
 TWISTED_DNS_RESOLVER = "govnews.crawl.outbound.OutboundResolver"
 
@@ -79,6 +97,8 @@ EXTENSIONS = {
 }
 ADDONS = {
     "govnews.mirror.addon.MirrorAddon": 0,
+    # Only with GOVNEWS_REDIS_URL: the shared frontier's scheduler, leases and delay.
+    "govnews.crawl.frontier.addon.FrontierAddon": 10,
 }
 ITEM_PIPELINES = {
     "govnews.crawl.pipelines.ValidatePipeline": 100,

@@ -172,7 +172,7 @@ def stop_redis(pidfile: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``start DIR``: start both servers (Redis in DIR) and print the ``export`` lines of their URLs."""
+    """``start DIR``: start both servers (Redis in DIR); print the ``export`` lines."""
     if len(argv) != 2 or argv[0] != "start":
         print("usage: python -m tests.servers start DIR", file=sys.stderr)
         return 2

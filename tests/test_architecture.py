@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"items"},
     {"store", "extract"},
     {"link"},
-    {"crawl"},
+    {"crawl", "report"},
     {"spiders"},
     {"commands"},
 ]

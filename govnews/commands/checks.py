@@ -55,6 +55,11 @@ _WHOLE = frozenset(
         "GOVNEWS_PROBE_PAGES",
         "GOVNEWS_PROBE_SAMPLES",
         "GOVNEWS_SPOOL_RESERVE",
+        "GOVNEWS_REPORT_ROWS",
+        "GOVNEWS_REPORT_ORIGINALS",
+        "GOVNEWS_REPORT_RUNS",
+        "GOVNEWS_REPORT_QUIET_RUNS",
+        "GOVNEWS_BROWSE_PORT",
         "CONCURRENT_ITEMS",
         "CONCURRENT_REQUESTS_PER_DOMAIN",
         "DOWNLOAD_MAXSIZE",
@@ -70,7 +75,7 @@ _MINIMUM: dict[str, float] = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
 }
 #: The greatest value of a numeric setting, where it has one.
-_MAXIMUM: dict[str, float] = {"GOVNEWS_MAX_FAILURE_SHARE": 1}
+_MAXIMUM: dict[str, float] = {"GOVNEWS_MAX_FAILURE_SHARE": 1, "GOVNEWS_BROWSE_PORT": 65535}
 
 
 def report(command: ScrapyCommand, error: GovnewsError, exit_code: int = 1) -> None:

@@ -113,20 +113,36 @@ class Command(ScrapyCommand):
         _when_done(running, lambda: self._crawl_in_turn(names, crawlers))
 
     def _relink(self) -> None:
-        """Link the recent articles again, with what the runs taught the agency registry."""
+        """Link the recent articles again, with what the runs taught the agency registry.
+
+        On PostgreSQL this needs the database alone (the run lock, exclusively): a
+        worker whose crawls end while others still crawl leaves it to the last one.
+        """
         assert self.settings is not None
         days = self.settings.getfloat("GOVNEWS_CRAWLALL_RELINK_DAYS")
         if days <= 0:
             return
-        engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
+        if runlock.on_server(self.settings):
+            # This worker's crawls are over; other workers' may not be. The last one relinks.
+            runlock.release(self.settings)
         try:
-            with session_factory(engine)() as session:
-                since = datetime.now(UTC) - timedelta(days=days)
-                registry = AgencyRegistry.load(session, self.settings["GOVNEWS_AGENCIES_FILE"])
-                changes = relink(session, registry, since=since)
-                logger.info("crawlall: relinked since %s: %d link(s) changed", since, len(changes))
-        finally:
-            engine.dispose()
+            with runlock.alone(self.settings, "crawlall relink"):
+                engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"))
+                try:
+                    with session_factory(engine)() as session:
+                        since = datetime.now(UTC) - timedelta(days=days)
+                        registry = AgencyRegistry.load(
+                            session, self.settings["GOVNEWS_AGENCIES_FILE"]
+                        )
+                        changes = relink(session, registry, since=since)
+                        registry.save(session)
+                        session.commit()
+                finally:
+                    engine.dispose()
+        except runlock.RunLocked:
+            logger.info("crawlall: other workers still crawl the database; the last one relinks")
+            return
+        logger.info("crawlall: relinked since %s: %d link(s) changed", since, len(changes))
 
 
 def _unwritable(crawler: Crawler) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from alembic import command
 from scrapy.commands import ScrapyCommand
@@ -10,6 +11,8 @@ from scrapy.exceptions import UsageError
 from sqlalchemy import Engine
 
 from govnews.commands.checks import check_settings, reports_errors
+from govnews.crawl import runlock
+from govnews.crawl.health import EXIT_CODES
 from govnews.store.database import (
     check_revision,
     current_revision,
@@ -58,10 +61,14 @@ class Command(ScrapyCommand):
             with database_errors(engine):
                 if opts.sql:
                     print_sql(engine)
-                else:
+                    return
+                with runlock.alone(self.settings, "migrate"):
                     before, after = upgrade_database(engine)
-                    print(f"revision before: {before or 'none (no govnews tables)'}")
-                    print(f"revision after: {after}")
+                print(f"revision before: {before or 'none (no govnews tables)'}")
+                print(f"revision after: {after}")
+        except runlock.RunLocked as error:
+            print(f"govnews: {error}", file=sys.stderr)
+            self.exitcode = EXIT_CODES["locked"]
         finally:
             engine.dispose()
 

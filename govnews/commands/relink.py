@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from sqlalchemy.orm import Session
 
 from govnews.commands.checks import check_agencies_file, check_settings, reports_errors
+from govnews.crawl import runlock
+from govnews.crawl.health import EXIT_CODES
 from govnews.extract.dates import parse_date
 from govnews.link.agencies import AgencyRegistry
 from govnews.link.relink import Change, relink
@@ -54,6 +58,15 @@ class Command(ScrapyCommand):
             raise UsageError("--workers must be at least 1")
         if opts.since and since is None:
             raise UsageError(f"--since {opts.since!r} is not a date")
+        try:
+            with runlock.alone(self.settings, "relink"):
+                self._relink(since, opts)
+        except runlock.RunLocked as error:
+            print(f"govnews: {error}", file=sys.stderr)
+            self.exitcode = EXIT_CODES["locked"]
+
+    def _relink(self, since: datetime | None, opts: argparse.Namespace) -> None:
+        assert self.settings is not None
         engine = open_database(self.settings.get("GOVNEWS_DATABASE_URL"), create=False)
         with session_factory(engine)() as session:
             registry = AgencyRegistry.load(session, self.settings["GOVNEWS_AGENCIES_FILE"])

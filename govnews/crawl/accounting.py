@@ -107,6 +107,8 @@ class Page:
     failed: bool = False
     #: Why it was dropped without a failure: ``offsite`` or ``duplicate``.
     skipped: str | None = None
+    #: Handed to the shared frontier: the worker that downloads it counts it, not this one.
+    handed: bool = False
 
     def hop(self) -> None:
         """A new request of the page (a redirect, a retry): its end is that request's."""
@@ -272,16 +274,35 @@ class PageAccounting:
         if page is not None:
             page.failed = True
 
+    def hand_over(self, request: Request) -> None:
+        """The shared frontier (``govnews.crawl.frontier``) took ``request``: queued for any
+        worker, or dropped as another worker's. Its page is not this worker's to count; the
+        worker that takes it from the queue registers it anew (:meth:`request_scheduled`)."""
+        number = request.meta.pop(PAGE, None)
+        if number is None:
+            return
+        page = self.pages[number]
+        page.handed = True
+        fingerprint = self.crawler.request_fingerprinter.fingerprint(request)
+        for index in (self.first, self.owner):
+            if index.get(fingerprint) is page:
+                del index[fingerprint]
+
     def page_of(self, request: Request | None) -> Page | None:
         number = request.meta.get(PAGE) if request is not None else None
         return None if number is None else self.pages[number]
 
     # --- the count -------------------------------------------------------------------------
 
+    @property
+    def counted(self) -> list[Page]:
+        """The pages this worker accounts for: all but those handed to the shared frontier."""
+        return [page for page in self.pages if not page.handed]
+
     def tally(self) -> dict[str, PageCounts]:
         """Per site, how the requested pages ended (so far)."""
         counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        for page in self.pages:
+        for page in self.counted:
             counts[page.site]["requested"] += 1
             if page.outcome is not None:
                 counts[page.site][page.outcome] += 1
@@ -299,11 +320,11 @@ class PageAccounting:
             stats.set_value("govnews/pages/listings", run.listings)
             if run.unaccounted:
                 stats.set_value("govnews/pages/unaccounted", run.unaccounted)
-            skips = Counter(page.skipped for page in self.pages if page.outcome == "skipped")
+            skips = Counter(page.skipped for page in self.counted if page.outcome == "skipped")
             for why, number in skips.items():
                 stats.set_value(f"govnews/pages/skipped/{why}", number)
         if run.unaccounted:
-            lost = [page.url for page in self.pages if page.outcome is None]
+            lost = [page.url for page in self.counted if page.outcome is None]
             logger.warning(
                 "%d of %d requested pages not accounted for (neither stored, failed, skipped "
                 "nor a listing; the run ended %s): %s",

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,7 +63,7 @@ def lock_path(settings: BaseSettings) -> Path | None:
     return Path(database).expanduser().with_name(Path(database).name + ".lock")
 
 
-def _on_server(settings: BaseSettings) -> bool:
+def on_server(settings: BaseSettings) -> bool:
     """Whether the database is PostgreSQL (advisory locks) rather than a file."""
     if settings.get("GOVNEWS_LOCK_FILE"):
         return False
@@ -74,7 +76,7 @@ def acquire(settings: BaseSettings, holder: str, *, shared: bool = False) -> Non
     ``shared``: a crawl worker, which may run beside other workers on PostgreSQL.
     SQLite's file lock is exclusive whatever is asked.
     """
-    if _on_server(settings):
+    if on_server(settings):
         _acquire_advisory(settings.get("GOVNEWS_DATABASE_URL"), shared)
         return
     path = lock_path(settings)
@@ -136,7 +138,7 @@ def hold_run(settings: BaseSettings, run_id: int) -> None:
 
 def release(settings: BaseSettings) -> None:
     """Give back one hold of the database's run lock; the last one unlocks it."""
-    if _on_server(settings):
+    if on_server(settings):
         key: str | None = settings.get("GOVNEWS_DATABASE_URL")
     else:
         path = lock_path(settings)
@@ -155,3 +157,18 @@ def release(settings: BaseSettings) -> None:
         held.handle.truncate()
         fcntl.flock(held.handle, fcntl.LOCK_UN)
         held.handle.close()
+
+
+@contextmanager
+def alone(settings: BaseSettings, holder: str) -> Iterator[None]:
+    """Hold a PostgreSQL database's run lock exclusively (``migrate``, ``relink``): no crawl
+    worker runs meanwhile. Nothing on SQLite, where these take the write lock for their
+    one transaction. Raises RunLocked while workers run."""
+    if not on_server(settings):
+        yield
+        return
+    acquire(settings, holder)
+    try:
+        yield
+    finally:
+        release(settings)
