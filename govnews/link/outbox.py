@@ -25,7 +25,7 @@ import logging
 from collections.abc import Mapping
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -84,7 +84,3 @@ def drain(session: Session, linker: Linker, *, wait: bool) -> int | None:
     linker.registry.save(session)
     return linked
 
-
-def queued(session: Session) -> int:
-    """How many stored articles wait to be linked."""
-    return session.scalar(select(func.count()).select_from(_OUTBOX)) or 0
