@@ -107,7 +107,10 @@ def test_sqlite_to_postgresql_and_back_keeps_every_row(
     target = open_database(postgres_url)
     engines.extend([source, target])
     source_rows = rows(source)
-    assert all(source_rows.values()), "the snapshot's crawl fills every table"
+    # The linking outbox is a queue, empty once a run ends (SQLite never fills it).
+    filled = {name: found for name, found in source_rows.items() if name != "link_outbox"}
+    assert all(filled.values()), "the snapshot's crawl fills every other table"
+    assert source_rows["link_outbox"] == []
 
     done = copydb(snapshot_database, postgres_url)
     assert done.returncode == 0, done.stderr
