@@ -80,6 +80,13 @@ def export(url: str) -> str:
     return done.stdout
 
 
+def summary(url: str) -> list[str]:
+    """``scrapy summary`` of a database, without its first line (which names the URL)."""
+    done = scrapy("summary", "-s", f"GOVNEWS_DATABASE_URL={url}")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[1:]
+
+
 def printed_counts(stdout: str) -> dict[str, tuple[int, int]]:
     """The command's table of counts: table -> (source, target)."""
     lines = stdout.splitlines()
@@ -121,6 +128,7 @@ def test_sqlite_to_postgresql_and_back_keeps_every_row(
     exported = export(snapshot_database)
     assert exported.count("\n") == len(source_rows["articles"])
     assert export(postgres_url) == exported
+    assert summary(postgres_url) == summary(snapshot_database)  # an operator's view, too
 
     # And back, into a new SQLite file: the same rows again.
     back = f"sqlite:///{tmp_path / 'back.db'}"
