@@ -76,14 +76,20 @@ GOVNEWS_BROWSE_PORT = 8001
 # on 127.0.0.1 (-s GOVNEWS_OUTBOUND_ALLOW=127.0.0.1:8765). Empty: none.
 GOVNEWS_OUTBOUND_ALLOW = ()
 # The shared frontier (docs/distributed.md): a Redis URL (redis://host:port/db) makes every
-# crawl a worker of its spider's run, sharing one queue, seen set and per-host delay with
-# the other workers (None: each crawl alone, in memory). Keys start with the prefix.
+# crawl a worker of its spider's run, sharing one queue, seen set and per-host delay and
+# concurrency with the other workers (None: each crawl alone, in memory). Keys start with
+# the prefix.
 GOVNEWS_REDIS_URL = None
 GOVNEWS_REDIS_PREFIX = "govnews"
 # A worker renews its heartbeat every this many seconds; one silent this long is dead,
 # and the requests it held go back to the queue.
 GOVNEWS_FRONTIER_HEARTBEAT = 0.5
 GOVNEWS_FRONTIER_TIMEOUT = 15.0
+# On the shared frontier, a host's CONCURRENT_REQUESTS_PER_DOMAIN (or its DOWNLOAD_SLOTS
+# concurrency) is the whole run's, through leases in Redis (False: each worker's own, as
+# without Redis). A request waiting for a lease asks again every this many seconds.
+GOVNEWS_SHARED_CONCURRENCY = True
+GOVNEWS_HOST_LEASE_POLL = 0.05
 # Names are resolved to public addresses only, when the connection is made.
 TWISTED_DNS_RESOLVER = "govnews.crawl.outbound.OutboundResolver"
 

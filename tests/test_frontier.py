@@ -8,7 +8,6 @@ pages over the workers.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -21,13 +20,11 @@ from typing import Any
 
 import pytest
 import redis
-from scrapy import Request
 from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import aliased
 
 from govnews import settings as project
-from govnews.crawl.frontier.politeness import SharedDelayMiddleware
 from govnews.crawl.frontier.registry import Frontier
 from govnews.store import models
 from tests.conftest import ROOT, SNAPSHOT
@@ -44,17 +41,27 @@ WHEN = {"id", "first_seen_at", "updated_at", "fetched_at"}
 
 
 def worker(
-    tmp: Path, name: str, database: str, redis_url: str, prefix: str, *command: str
+    tmp: Path,
+    name: str,
+    database: str,
+    redis_url: str,
+    prefix: str,
+    *command: str,
+    mirror: Path = SNAPSHOT,
 ) -> subprocess.Popen[str]:
-    """Start one worker: ``scrapy COMMAND`` on the snapshot, its log in ``tmp/<name>.log``."""
+    """Start one worker: ``scrapy COMMAND`` on the snapshot (or ``mirror``), its log in
+    ``tmp/<name>.log``. On SQLite each worker has a lock file of its own (one shared file
+    would let one worker at a time in); on PostgreSQL they share the advisory lock, which
+    also tells their live runs from killed ones."""
     log = (tmp / f"{name}.log").open("w")
+    alone = ["-s", f"GOVNEWS_LOCK_FILE={tmp / name}.lock"] if database.startswith("sqlite") else []
     return subprocess.Popen(
         [
             sys.executable, "-m", "scrapy", *command,
-            "-s", f"GOVNEWS_MIRROR={SNAPSHOT}",
+            "-s", f"GOVNEWS_MIRROR={mirror}",
             "-s", "GOVNEWS_MIRROR_LATENCY=0.05",
             "-s", f"GOVNEWS_DATABASE_URL={database}",
-            "-s", f"GOVNEWS_LOCK_FILE={tmp / name}.lock",
+            *alone,
             "-s", f"GOVNEWS_SPOOL_DIR={tmp / 'spool'}",
             "-s", f"GOVNEWS_REDIS_URL={redis_url}",
             "-s", f"GOVNEWS_REDIS_PREFIX={prefix}",
@@ -67,11 +74,14 @@ def worker(
     )  # fmt: skip
 
 
-def finish(workers: list[subprocess.Popen[str]], tmp: Path) -> list[int]:
-    """Wait for every worker; their exit codes. A run finished (0) or, judged by one
-    worker's share only, degraded (2); anything else fails the test with the logs."""
+def finish(
+    workers: list[subprocess.Popen[str]], tmp: Path, allowed: tuple[int, ...] = (0,)
+) -> list[int]:
+    """Wait for every worker; their exit codes, each one of ``allowed``, else the test
+    fails with the logs. A run is judged as one, by the worker that ends it, over every
+    worker's pages: each worker of a healthy run exits 0."""
     codes = [process.wait(timeout=240) for process in workers]
-    if any(code not in (0, 2) for code in codes):
+    if any(code not in allowed for code in codes):
         logs = "\n".join(path.read_text()[-3000:] for path in sorted(tmp.glob("*.log")))
         raise AssertionError(f"workers exited {codes}:\n{logs}")
     return codes
@@ -185,38 +195,6 @@ def test_a_worker_killed_mid_run_loses_nothing(
     stored = {row[1] for row in contents(database)[0]}  # url
     expected = {row[1] for row in one_process[0] if "nmgfzw" in row[1]}
     assert expected and expected <= stored
-
-
-def test_one_delay_per_host_across_workers(redis_url: str) -> None:
-    """Three workers' middlewares asking for the same host at once get turns one
-    DOWNLOAD_DELAY apart, in Redis's clock; another host is not held up."""
-    delay = 0.05
-    prefix = f"test-{uuid.uuid4().hex[:8]}"
-    settings = {**PROJECT, "GOVNEWS_REDIS_URL": redis_url, "GOVNEWS_REDIS_PREFIX": prefix}
-    middlewares = []
-    for _ in range(3):
-        crawler = get_crawler(settings_dict={**settings, "DOWNLOAD_DELAY": delay})
-        crawler._apply_settings()  # noqa: SLF001  # builds the extensions
-        middlewares.append(SharedDelayMiddleware.from_crawler(crawler))
-    client = redis.Redis.from_url(redis_url)
-
-    async def turn(middleware: SharedDelayMiddleware, url: str) -> float:
-        await middleware.process_request(Request(url))
-        seconds, micro = client.time()
-        return seconds + micro / 1e6
-
-    async def all_turns() -> list[float]:
-        calls = [turn(m, "http://a.example/") for m in middlewares for _ in range(3)]
-        return await asyncio.gather(*calls, turn(middlewares[0], "http://b.example/"))
-
-    from scrapy.utils.reactor import install_reactor
-
-    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    times = asyncio.run(all_turns())
-    host_a, host_b = sorted(times[:-1]), times[-1]
-    gaps = [later - earlier for earlier, later in zip(host_a, host_a[1:], strict=False)]
-    assert min(gaps) >= delay * 0.9  # Redis's clock in ms
-    assert host_b - host_a[0] < delay  # its own turn, at once
 
 
 def test_a_bad_redis_url_is_one_line(tmp_path: Path) -> None:

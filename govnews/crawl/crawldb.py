@@ -30,6 +30,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -49,7 +50,7 @@ from twisted.internet.task import deferLater
 from govnews.core.urls import site_of
 from govnews.crawl import runlock
 from govnews.crawl.accounting import PageAccounting
-from govnews.crawl.health import EXIT_CODES, RunHealth, assess
+from govnews.crawl.health import EXIT_CODES, PageCounts, RunHealth, assess
 from govnews.crawl.signals import page_failed
 from govnews.crawl.spool import (
     Spool,
@@ -82,6 +83,37 @@ logger = logging.getLogger(__name__)
 TRY_WAIT = 0.05
 
 
+@dataclass
+class SharedRun:
+    """A worker's part in a run of the shared frontier (:mod:`govnews.crawl.frontier`).
+
+    The frontier fills in the run's totals on the worker that ended the run: only that
+    one judges the coverage of the spider's sites and the share of failed pages, over
+    every worker's pages; the others judge what is theirs alone (did it finish, were its
+    records written).
+    """
+
+    #: The frontier's run id (``20261205T101152-6d1de3d6``), named in the finish reason.
+    id: str
+    #: The run's pages per site, summed over its workers; None: another worker ended it.
+    pages: dict[str, PageCounts] | None = None
+    #: The articles the run's workers stored or found stored, per site.
+    seen: dict[str, int] = field(default_factory=dict)
+    #: How many workers joined the run, and how many were found dead (their pages since
+    #: their last heartbeat are missing from the totals).
+    workers: int = 0
+    killed: int = 0
+
+    def describe(self, reason: str) -> str:
+        """``reason`` with the run id and who judged the run, for the finish reason."""
+        if self.pages is None:
+            return f"{reason}; frontier run {self.id}: coverage judged by the run's last worker"
+        judged = f"{reason}; frontier run {self.id}: judged over {self.workers} worker(s)' pages"
+        if self.killed:
+            judged += f", {self.killed} of them killed (their last heartbeat's pages not counted)"
+        return judged
+
+
 class CrawlDatabase:
     """Session, batching, failures and the run record of one crawler."""
 
@@ -95,6 +127,8 @@ class CrawlDatabase:
         self.saved: dict[str, ArticleRow] = {}
         #: Sites where a page that leads to listing pages failed: this run did not page them all.
         self.unpaged: set[str] = set()
+        #: This worker's run of the shared frontier, when it crawls with others (else None).
+        self.shared: SharedRun | None = None
         # Locking and connecting here, while components are built, stops a crawl
         # that overlaps another, or has a bad GOVNEWS_DATABASE_URL, before it fetches anything.
         runlock.acquire(crawler.settings, crawler.spidercls.name, shared=True)
@@ -654,6 +688,7 @@ class CrawlDatabase:
         stats = self.crawler.stats
         requests = stats.get_value("downloader/request_count", 0) if stats else 0
         health = self.judge_writes(self.assess(spider, reason))
+        described = self.shared.describe(reason) if self.shared is not None else reason
         if health.problems:
             logger.error("Run %s %s: %s", self.run.id, health.status, "; ".join(health.problems))
         counts = {
@@ -674,7 +709,10 @@ class CrawlDatabase:
             if reason == "finished" and health.status != "failed":
                 self.repository.advance_paging_watermarks(self.run, self.paged_sites())
             self.repository.finish_run(
-                self.run, status=health.status, finish_reason=health.describe(reason), counts=counts
+                self.run,
+                status=health.status,
+                finish_reason=health.describe(described),
+                counts=counts,
             )
             self.session.commit()
         except (SQLAlchemyError, StatusNotWritten) as error:
@@ -689,7 +727,7 @@ class CrawlDatabase:
                     run_entry(
                         self.run.id,
                         status="failed",
-                        finish_reason="; ".join([health.describe(reason), unwritten]),
+                        finish_reason="; ".join([health.describe(described), unwritten]),
                         counts=counts,
                     )
                 ]
@@ -746,30 +784,44 @@ class CrawlDatabase:
             )
         return (seen | set(self.sites)) - self.unpaged
 
+    def seen_articles(self) -> Counter[str]:
+        """Per site, the articles this run stored or found already stored (and skipped)."""
+        seen = Counter(self.sites)
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        prefix = "govnews/skipped_known/"
+        for key, value in stats.items():
+            if key.startswith(prefix):
+                seen[key.removeprefix(prefix)] += value
+        return seen
+
     def assess(self, spider: Spider, reason: str) -> RunHealth:
         """The health of this run: did it finish, and did it cover the spider's sites?
 
         Judged by pages (:class:`~govnews.crawl.accounting.PageAccounting`), not downloads.
+        A worker of a shared run (:attr:`shared`) judges coverage over the whole run's
+        totals if it ended the run, else only whether it finished: its own slice of the
+        pages says nothing of a site's coverage (another worker may have taken them all).
         """
         assert self.session is not None
-        stats = self.crawler.stats
         sites = spider_sites(spider)
+        if self.shared is None:
+            accounting = self.crawler.get_extension(PageAccounting)
+            pages = accounting.tally() if accounting is not None else {}
+            seen_here = self.seen_articles()
+        elif self.shared.pages is not None:
+            pages, seen_here = self.shared.pages, Counter(self.shared.seen)
+        else:
+            pages, seen_here, sites = {}, Counter(), []
         counted = self.session.execute(
             select(ArticleRow.site, func.count())
             .where(ArticleRow.site.in_(sites))
             .group_by(ArticleRow.site)
         )
         stored = {site: count for site, count in counted}
-        seen = {
-            site: self.sites[site]
-            + (stats.get_value(f"govnews/skipped_known/{site}", 0) if stats else 0)
-            for site in sites
-        }
-        accounting = self.crawler.get_extension(PageAccounting)
         return assess(
             reason,
-            pages=accounting.tally() if accounting is not None else {},
-            seen=seen,
+            pages=pages,
+            seen={site: seen_here[site] for site in sites},
             stored=stored,
             max_failure_share=self.crawler.settings.getfloat("GOVNEWS_MAX_FAILURE_SHARE"),
         )

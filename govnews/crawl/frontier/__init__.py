@@ -4,6 +4,7 @@ With ``GOVNEWS_REDIS_URL`` set, :class:`~govnews.crawl.frontier.addon.FrontierAd
 puts every crawl on it: a run registry with leases and heartbeats
 (:mod:`~govnews.crawl.frontier.registry`), a scheduler, queue and duplicate filter
 built on scrapy-redis (:mod:`~govnews.crawl.frontier.scheduler`), and a per-host
-delay shared by every worker (:mod:`~govnews.crawl.frontier.politeness`). The
+concurrency limit and delay shared by every worker
+(:mod:`~govnews.crawl.frontier.politeness`). The
 design, the keys and their sizes are in docs/distributed.md.
 """

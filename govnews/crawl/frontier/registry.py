@@ -14,23 +14,38 @@ empty and no live worker is busy. The worker that sees this deletes the run's ke
 and the run pointer, so the next worker starts a new run with an empty seen set;
 the others, idle, see the pointer gone and close.
 
+The run is judged as one (:class:`~govnews.crawl.crawldb.SharedRun`): each worker adds
+its pages per site and the articles it saw (stored, or found stored) to the run's
+totals, ``R:totals``: the pages of the requests it acknowledged with each heartbeat,
+and its whole count (corrected) each time its engine goes idle and when it leaves. The
+worker that ends the run does so in the script that adds its own last count and reads
+the totals, so no count comes after them; it judges the run over them and its status
+and exit code are the run's. A killed worker's pages since its last heartbeat are
+missing from the totals (not from the database); its leased requests go back to the
+queue and are counted by whoever crawls them.
+
 Every change is one Lua script, atomic in Redis: no two workers can both start a
 run, take one request, or miss each other's last push. Keys (``P`` is
 ``GOVNEWS_REDIS_PREFIX:<spider>``, ``R`` is ``P:<run id>``): ``P:run`` (the open
 run), ``R:queue`` (sorted set of pickled requests, by priority), ``R:seen``
 (fingerprints), ``R:workers``, ``R:busy`` (sets of worker ids),
 ``R:leases:<worker>`` (hash: lease id → priority and request),
-``R:alive:<worker>`` (heartbeat, with its expiry), ``R:pushed`` (the queue's order).
+``R:alive:<worker>`` (heartbeat, with its expiry), ``R:pushed`` (the queue's order),
+``R:totals`` (hash: ``<site> <count>`` → number, ``joined``, ``killed``).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import socket
 import uuid
+from collections import Counter
+from dataclasses import fields
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Self
 
 import redis
@@ -39,7 +54,9 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from twisted.internet.task import LoopingCall
 
 from govnews.core.errors import ConfigError
-from govnews.crawl.crawldb import CrawlDatabase
+from govnews.crawl.accounting import PageAccounting
+from govnews.crawl.crawldb import CrawlDatabase, SharedRun
+from govnews.crawl.health import PageCounts
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -47,8 +64,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Put back the leases of worker w of run r; how many.
+# Put back the leases of worker w of run r; how many. Add a worker's counts (JSON:
+# field -> change) to the run's totals.
 _REQUEUE = """
+local function add(r, counts)
+  for field, n in pairs(cjson.decode(counts)) do
+    redis.call('HINCRBY', r .. ':totals', field, n)
+  end
+end
 local function requeue(r, w)
   local leases = redis.call('HGETALL', r .. ':leases:' .. w)
   for i = 2, #leases, 2 do
@@ -66,6 +89,7 @@ local function reap(r)
       requeued = requeued + requeue(r, w)
       redis.call('SREM', r .. ':workers', w)
       redis.call('SREM', r .. ':busy', w)
+      redis.call('HINCRBY', r .. ':totals', 'killed', 1)
     end
   end
   return requeued
@@ -85,6 +109,7 @@ local r = ARGV[1] .. ':' .. run
 redis.call('SET', r .. ':alive:' .. ARGV[3], 1, 'PX', ARGV[4])
 redis.call('SADD', r .. ':workers', ARGV[3])
 redis.call('SADD', r .. ':busy', ARGV[3])
+redis.call('HINCRBY', r .. ':totals', 'joined', 1)
 return {run, started}
 """
 
@@ -101,7 +126,7 @@ redis.call('SADD', r .. ':busy', ARGV[3])
 return top[1]
 """
 
-# ARGV: prefix, run, worker, heartbeat ms, busy (0/1), acknowledged lease ids…
+# ARGV: prefix, run, worker, heartbeat ms, busy (0/1), counts, acknowledged lease ids…
 # Requests put back from dead workers, or -1 when the run is over.
 _BEAT = (
     _REQUEUE
@@ -111,18 +136,21 @@ local r = ARGV[1] .. ':' .. ARGV[2]
 redis.call('SET', r .. ':alive:' .. ARGV[3], 1, 'PX', ARGV[4])
 redis.call('SADD', r .. ':workers', ARGV[3])
 if ARGV[5] == '1' then redis.call('SADD', r .. ':busy', ARGV[3]) end
-for i = 6, #ARGV do redis.call('HDEL', r .. ':leases:' .. ARGV[3], ARGV[i]) end
+add(r, ARGV[6])
+for i = 7, #ARGV do redis.call('HDEL', r .. ':leases:' .. ARGV[3], ARGV[i]) end
 return reap(r)
 """
 )
 
-# ARGV: prefix, run, worker, heartbeat ms. The worker's engine is idle: is the run over?
-# {over | work | wait | finished, requests put back from dead workers}
+# ARGV: prefix, run, worker, heartbeat ms, counts. The worker's engine is idle: is the run
+# over? {over | work | wait | finished, requests put back from dead workers, the totals
+# when finished}
 _IDLE = (
     _REQUEUE
     + """
 if redis.call('GET', ARGV[1] .. ':run') ~= ARGV[2] then return {'over', 0} end
 local r = ARGV[1] .. ':' .. ARGV[2]
+add(r, ARGV[5])
 redis.call('SET', r .. ':alive:' .. ARGV[3], 1, 'PX', ARGV[4])
 redis.call('SADD', r .. ':workers', ARGV[3])
 redis.call('DEL', r .. ':leases:' .. ARGV[3])
@@ -130,23 +158,27 @@ redis.call('SREM', r .. ':busy', ARGV[3])
 local requeued = reap(r)
 if redis.call('ZCARD', r .. ':queue') > 0 then return {'work', requeued} end
 if redis.call('SCARD', r .. ':busy') > 0 then return {'wait', requeued} end
+local totals = redis.call('HGETALL', r .. ':totals')
 local keys = {ARGV[1] .. ':run', r .. ':queue', r .. ':pushed', r .. ':seen', r .. ':busy',
-              r .. ':workers'}
+              r .. ':workers', r .. ':totals'}
 for _, w in ipairs(redis.call('SMEMBERS', r .. ':workers')) do
   table.insert(keys, r .. ':alive:' .. w)
   table.insert(keys, r .. ':leases:' .. w)
 end
 redis.call('DEL', unpack(keys))
-return {'finished', 0}
+return {'finished', 0, totals}
 """
 )
 
-# ARGV: prefix, run, worker. The worker leaves: its leases go back to the queue.
+# ARGV: prefix, run, worker, counts, acknowledged lease ids… The worker leaves: its
+# unfinished leases go back to the queue (their pages are counted by whoever takes them).
 _LEAVE = (
     _REQUEUE
     + """
 if redis.call('GET', ARGV[1] .. ':run') ~= ARGV[2] then return 0 end
 local r = ARGV[1] .. ':' .. ARGV[2]
+for i = 5, #ARGV do redis.call('HDEL', r .. ':leases:' .. ARGV[3], ARGV[i]) end
+add(r, ARGV[4])
 local requeued = requeue(r, ARGV[3])
 redis.call('SREM', r .. ':workers', ARGV[3])
 redis.call('SREM', r .. ':busy', ARGV[3])
@@ -192,6 +224,11 @@ class Frontier:
         #: Requests leased and not yet acknowledged, by lease id.
         self.leases: dict[str, Request] = {}
         self.idle = False
+        #: This worker's counts for the run's totals (``<site> <count>`` → number: the
+        #: pages, by how they ended), and what Redis has of them and of the articles seen.
+        self.counts: Counter[str] = Counter()
+        self.added: Counter[str] = Counter()
+        self._recount = False  # requests leased since the pages were last counted whole
         self._ids = itertools.count()
         self._join = client.register_script(_JOIN)
         self._lease = client.register_script(_LEASE)
@@ -214,6 +251,16 @@ class Frontier:
             raise ConfigError("GOVNEWS_FRONTIER_TIMEOUT must be longer than the heartbeat")
         return cls(crawler, connect(url))
 
+    @cached_property
+    def accounting(self) -> PageAccounting | None:
+        """The crawl's page accounting (looked up once extensions are built)."""
+        return self.crawler.get_extension(PageAccounting)
+
+    @cached_property
+    def database(self) -> CrawlDatabase | None:
+        """The crawl's database: it judges the run (looked up once extensions are built)."""
+        return self.crawler.get_extension(CrawlDatabase)
+
     def key(self, name: str) -> str:
         """The key ``name`` (``queue``, ``seen`` …) of the run this worker is in."""
         return f"{self.prefix}:{self.run}:{name}"
@@ -228,6 +275,8 @@ class Frontier:
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("frontier/run", self.run)
         self.crawler.stats.set_value("frontier/worker", self.worker)
+        if self.database is not None:
+            self.database.shared = SharedRun(self.run)
         logger.info(
             "Frontier: worker %s %s run %s of %s",
             self.worker,
@@ -244,13 +293,18 @@ class Frontier:
         if data is None:
             return None
         self.idle = False
+        self._recount = True
         return lease, data
 
     def beat(self) -> None:
         """Renew the heartbeat, acknowledge finished leases, requeue dead workers' leases."""
         busy = "0" if self.idle else "1"
+        done = self._done()
+        changes, counted = self._changes()
         args: list[str | int] = [self.prefix, self.run, self.worker, self.timeout_ms, busy]
-        self._requeued(self._beat(args=[*args, *self._done()]))
+        args += [changes, *done]
+        self._requeued(self._beat(args=args))
+        self.added = counted
         # Other workers may have queued requests (or ended the run) since this engine last
         # asked: it asks again now, not when its next download ends (or in 5 s, if idle).
         _wake(self.crawler)
@@ -262,17 +316,18 @@ class Frontier:
         no write transaction (SQLite's would lock every other worker out) and loses
         nothing if it is killed while it waits.
         """
-        if not self.idle:
-            database = self.crawler.get_extension(CrawlDatabase)
-            if database is not None:
-                database.commit()
+        if not self.idle and self.database is not None:
+            self.database.commit()
         self.idle = True
         self.leases.clear()  # an idle engine has nothing in flight
-        state, requeued = self._idle(args=[self.prefix, self.run, self.worker, self.timeout_ms])
-        self._requeued(requeued)
-        state = state.decode()
+        self._count_whole()
+        changes, counted = self._changes()
+        reply = self._idle(args=[self.prefix, self.run, self.worker, self.timeout_ms, changes])
+        self.added = counted
+        self._requeued(reply[1])
+        state = reply[0].decode()
         if state == "finished":
-            logger.info("Frontier: run %s is over; its keys are deleted", self.run)
+            self._judge(reply[2])
         elif state in ("work", "wait"):
             raise DontCloseSpider
 
@@ -282,7 +337,12 @@ class Frontier:
             self._loop.stop()
         if not self.run:
             return
-        requeued = self._leave(args=[self.prefix, self.run, self.worker])
+        done = self._done()
+        if not self.leases:  # else those pages are counted by the workers that take them
+            self._count_whole()
+        changes, counted = self._changes()
+        requeued = self._leave(args=[self.prefix, self.run, self.worker, changes, *done])
+        self.added = counted
         if requeued:
             logger.info("Frontier: %d unfinished request(s) put back in the queue", requeued)
 
@@ -293,12 +353,96 @@ class Frontier:
             logger.warning("Frontier: %d request(s) of dead workers put back", count)
 
     def _done(self) -> list[str]:
-        """Forget the leases whose requests the engine has finished; their ids."""
+        """Forget the leases whose requests the engine has finished; their ids.
+
+        Their pages are counted for the run's totals: a finished request's page has ended.
+        """
         flying = _in_flight(self.crawler)
         done = [lease for lease, request in self.leases.items() if request not in flying]
         for lease in done:
-            del self.leases[lease]
+            self._count(self.leases.pop(lease))
         return done
+
+    def _count(self, request: Request) -> None:
+        """Count the page of a finished request, unless handed on (a redirect, a retry)."""
+        page = self.accounting.page_of(request) if self.accounting is not None else None
+        if page is None or page.handed:
+            return
+        self.counts[f"{page.site} requested"] += 1
+        if page.outcome is not None:
+            self.counts[f"{page.site} {page.outcome}"] += 1
+
+    def _count_whole(self) -> None:
+        """Count every page of this worker again, when none is in flight.
+
+        Counting each page as its request finishes misses a page failed later, under a
+        URL it went through (a Hanweb window's failure recorded on its column): the whole
+        count corrects it. Only after new leases: it takes a microsecond a page.
+        """
+        if not self._recount or self.accounting is None:
+            return
+        self._recount = False
+        self.counts = Counter(
+            {
+                f"{site} {count.name}": getattr(pages, count.name)
+                for site, pages in self.accounting.tally().items()
+                for count in fields(PageCounts)
+            }
+        )
+
+    def _changes(self) -> tuple[str, Counter[str]]:
+        """What this worker's counts gained (or lost) since Redis last had them, as the
+        scripts take it (JSON: field → change); and the counts, for :attr:`added`."""
+        counted = Counter(self.counts)
+        if self.database is not None:
+            for site, seen in self.database.seen_articles().items():
+                counted[f"{site} seen"] = seen
+        changes = {
+            key: counted[key] - self.added[key]
+            for key in counted.keys() | self.added.keys()
+            if counted[key] != self.added[key]
+        }
+        return json.dumps(changes, ensure_ascii=False), counted
+
+    def _judge(self, reply: list[bytes]) -> None:
+        """This worker ended the run: hand the run's totals to its database, which judges it."""
+        totals = {
+            key.decode(): int(value) for key, value in zip(reply[::2], reply[1::2], strict=True)
+        }
+        pages: dict[str, Counter[str]] = {}
+        seen: dict[str, int] = {}
+        for key, number in totals.items():
+            site, space, count = key.rpartition(" ")
+            if not space:  # joined, killed
+                continue
+            if count == "seen":
+                seen[site] = number
+            else:
+                pages.setdefault(site, Counter())[count] = number
+        shared = SharedRun(
+            self.run,
+            pages={site: PageCounts(**counts) for site, counts in pages.items()},
+            seen=seen,
+            workers=totals.get("joined", 0),
+            killed=totals.get("killed", 0),
+        )
+        if self.database is not None:
+            self.database.shared = shared
+        run = PageCounts.total(shared.pages.values()) if shared.pages else PageCounts()
+        assert self.crawler.stats is not None
+        for column in fields(PageCounts):
+            name = column.name
+            self.crawler.stats.set_value(f"frontier/totals/{name}", getattr(run, name))
+        self.crawler.stats.set_value("frontier/totals/workers", shared.workers)
+        logger.info(
+            "Frontier: run %s is over; its keys are deleted. This worker judges it over the "
+            "pages of its %d worker(s): %d requested, %d stored, %d failed",
+            self.run,
+            shared.workers,
+            run.requested,
+            run.stored,
+            run.failed,
+        )
 
 
 def _in_flight(crawler: Crawler) -> set[Request]:
