@@ -18,11 +18,6 @@ from govnews.spiders.base import GovnewsSpider
 
 ARTICLE_PATH = re.compile(r"^/cms/html/[^/]+/\d{4}-\d{2}-\d{2}/\d+\.html$")
 COLUMN_PATH = re.compile(r"^/cms/html/[^/]+/[^/]+/index\.html$")
-#: The priority of list pages: before every article queued. A column's pages come one
-#: after another, so they are the crawl's critical path; behind the articles queued by
-#: later list pages each page waited its turn (4 workers at 1 s latency: a column's last
-#: page answered 28.6 s after the start, 15.2 s with this; benchmarks/README.md, Scale-out).
-LIST_PRIORITY = 1
 
 
 class ZhangzhouSpider(GovnewsSpider):
@@ -65,7 +60,7 @@ class ZhangzhouSpider(GovnewsSpider):
             if (parts.hostname or "").lower() not in self.hosts:
                 continue
             if COLUMN_PATH.match(parts.path):
-                yield self.request(url, self.parse_column, priority=LIST_PRIORITY)
+                yield self.request(url, self.parse_column)
             elif articles and ARTICLE_PATH.match(parts.path):
                 yield self.request(url, self.parse_article, cb_kwargs={"kind": "gov"})
 
@@ -121,7 +116,6 @@ class ZhangzhouSpider(GovnewsSpider):
             urljoin(response.url, f"/cms/sitemanage/index.shtml?{query}"),
             self.parse_column,
             cb_kwargs={"page": page, "last": last},
-            priority=LIST_PRIORITY,
         )
 
 
