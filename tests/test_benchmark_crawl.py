@@ -71,3 +71,23 @@ def test_the_snapshot_is_the_same_for_a_seed(tmp_path: Path) -> None:
     files = sorted(p.relative_to(one.root) for p in one.root.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(two.root) for p in two.root.rglob("*") if p.is_file())
     assert all((one.root / f).read_bytes() == (two.root / f).read_bytes() for f in files)
+
+
+def test_reposts_copy_an_article_of_another_host_and_may_declare_it(tmp_path: Path) -> None:
+    snapshot = generate(tmp_path, 120, hosts=2, seed=3, reposts=0.2)
+    server = SnapshotServer(tmp_path)
+    by_url = {article.url: article for article in snapshot.articles}
+    reposts = [article for article in snapshot.articles if article.original]
+    assert snapshot.links == {article.url: article.original for article in reposts}
+    assert 10 < len(reposts) < 40
+    assert any(r.declares for r in reposts) and not all(r.declares for r in reposts)
+    for repost in reposts:
+        assert repost.original is not None
+        original = by_url[repost.original]
+        assert original.host != repost.host and not original.original
+        assert original.published_at <= repost.published_at
+        extracted = extract_article(server.path_for(repost.url).read_bytes(), repost.url)
+        assert extracted.title == original.title
+        assert extracted.source_name == original.source
+        assert extracted.body_text == "\n\n".join(original.paragraphs)
+        assert extracted.declared_original_url == (original.url if repost.declares else None)

@@ -1,7 +1,8 @@
 """Scale-out: 1, 2, 4 crawl workers on one shared frontier (Redis) and one database.
 
-    python -m benchmarks.crawl.scaleout [--articles 600] [--hosts 2] [--workers [0,]1,2,4]
-        [--latency 0.25,1] [--database postgres|sqlite] [--workdir DIR] [--timeline]
+    python -m benchmarks.crawl.scaleout [--articles 600] [--hosts 2] [--reposts 0.1]
+        [--workers [0,]1,2,4] [--latency 0.25,1] [--database postgres|sqlite]
+        [--workdir DIR] [--timeline]
 
 Generates the crawl benchmark's site (``benchmarks/crawl/site.py``), then for each
 latency and each number of workers starts that many ``scrapy crawl zhangzhou``
@@ -28,8 +29,11 @@ from the first request sent to the last response, and the speed-up on it; the
 pages over ``8 × workers`` requests in flight, no start-up, no CPU); CPU per page in
 ms (the workers with their extraction processes, the database server, Redis); the
 CPU seconds the rest of the machine used meanwhile (other users: noise) and the load
-average at the start; the checks: every generated article stored exactly once, no
-key of the run left in Redis. ``--timeline`` adds per worker the times of its
+average at the start; the checks: every generated article stored exactly once, every
+repost linked to its original and no other link (``--reposts``, a tenth of the
+articles by default: reposts of another host's article, half of them declaring its
+URL in a 原文链接 line, the others found by 来源, title and date), no key of the run
+left in Redis. ``--timeline`` adds per worker the times of its
 events, the requests in flight each second, and the paging chain of the longest
 column (when each list page was sent and answered). Check the machine is idle first.
 """
@@ -56,6 +60,7 @@ from urllib.parse import urljoin
 
 import redis
 from sqlalchemy import create_engine, func, make_url, select
+from sqlalchemy.orm import aliased
 
 from benchmarks.crawl.site import EMPTY_COLUMNS, PER_PAGE, Snapshot, generate
 from govnews.core.urls import url_key
@@ -130,18 +135,33 @@ def new_database(kind: str, server: str, workdir: Path, name: str) -> str:
 
 
 def check(database: str, snapshot: Snapshot, client: redis.Redis, prefix: str) -> list[str]:
-    """Every generated article stored once; the run's keys gone."""
+    """Every generated article stored once; every repost linked to its original; the run's
+    keys gone."""
     problems = []
     engine = create_engine(database)
+    repost, original = aliased(models.ArticleRow), aliased(models.ArticleRow)
     with engine.connect() as connection:
         keys = set(connection.scalars(select(models.ArticleRow.url_key)))
         rows = connection.scalar(select(func.count()).select_from(models.ArticleRow))
+        links = [
+            (url, linked)
+            for url, linked in connection.execute(
+                select(repost.url, original.url)
+                .join(models.Repost, models.Repost.repost_id == repost.id)
+                .join(original, models.Repost.original_id == original.id)
+            )
+        ]
     engine.dispose()
     missing = {url_key(a.url) for a in snapshot.articles} - keys
     if missing:
         problems.append(f"{len(missing)} articles not stored")
     if rows != len(keys):
         problems.append(f"{rows - len(keys)} articles stored twice")
+    if dict(links) != snapshot.links or len(links) != len(snapshot.links):
+        made = set(links) & set(snapshot.links.items())
+        problems.append(
+            f"{len(made)} of {len(snapshot.links)} links made, {len(links) - len(made)} wrong"
+        )
     left = [k for k in client.scan_iter(f"{prefix}:*") if b":slot:" not in k]
     if left:
         problems.append(f"{len(left)} Redis keys left")
@@ -321,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=600)
     parser.add_argument("--hosts", type=int, default=2)
+    parser.add_argument("--reposts", type=float, default=0.1, help="share of reposts")
     parser.add_argument("--workers", default="1,2,4", help="0: one process without Redis")
     parser.add_argument("--latency", default="0.25,1")
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
@@ -329,14 +350,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="govnews-scaleout-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    snapshot = generate(workdir / f"snapshot-{args.articles}", args.articles, args.hosts)
+    snapshot = generate(
+        workdir / f"snapshot-{args.articles}", args.articles, args.hosts, reposts=args.reposts
+    )
     redis_url, redis_pidfile = servers.start_redis(workdir / "redis")
     redis_pid = int(redis_pidfile.read_text())
     postgres_url, postgres_data, postgres_pid = "", None, None
     if args.database == "postgres":
         postgres_url, postgres_data = servers.start_postgres()
         postgres_pid = int((postgres_data / "postmaster.pid").read_text().split()[0])
-    print(f"{len(snapshot.articles)} articles, {len(snapshot.urls)} pages; {args.database}\n")
+    print(
+        f"{len(snapshot.articles)} articles ({len(snapshot.links)} reposts), "
+        f"{len(snapshot.urls)} pages; {args.database}\n"
+    )
     header = (
         "| latency | workers | pages | s | pages/s | speed-up | active s | active speed-up "
         "| ideal s | ideal speed-up | CPU ms/page: workers | database | Redis "

@@ -127,6 +127,10 @@ class Article:
     published_at: datetime
     source: str
     paragraphs: list[str]
+    #: A repost: the URL of the article on another host it copies (title, body, 来源).
+    original: str | None = None
+    #: A repost that gives its original's URL in a 原文链接 line.
+    declares: bool = False
 
     @property
     def path(self) -> str:
@@ -145,6 +149,11 @@ class Snapshot:
     urls: list[str]
     #: The other pages the navigation links (about, site map …), which list no article.
     others: list[str]
+
+    @property
+    def links(self) -> dict[str, str]:
+        """Every repost's URL and its original's: the links a crawl of the snapshot makes."""
+        return {a.url: a.original for a in self.articles if a.original}
 
 
 def cms_sites(count: int) -> list[Site]:
@@ -180,8 +189,14 @@ def make_host(rng: random.Random, site: Site, number: int) -> Host:
     return Host(site, f"{city[:2]}s{agency}", site_id, columns, footer)
 
 
-def generate(root: Path, articles: int, hosts: int = 2, seed: int = 0) -> Snapshot:
-    """Write ``articles`` article pages over ``hosts`` sites, and their listings, to ``root``."""
+def generate(
+    root: Path, articles: int, hosts: int = 2, seed: int = 0, reposts: float = 0.0
+) -> Snapshot:
+    """Write ``articles`` article pages over ``hosts`` sites, and their listings, to ``root``.
+
+    A share ``reposts`` of the articles are reposts of one of the last ten on another
+    host: its title and body, its agency as 来源, half of them with a 原文链接 line.
+    """
     rng = random.Random(seed)
     writer = Writer(rng)
     made = [make_host(rng, site, number) for number, site in enumerate(cms_sites(hosts))]
@@ -192,14 +207,21 @@ def generate(root: Path, articles: int, hosts: int = 2, seed: int = 0) -> Snapsh
         when = START + timedelta(seconds=number * step + rng.uniform(0, step))
         host = rng.choice(made)
         slug = rng.choices(list(listed), weights=list(listed.values()))[0]
-        title, paragraphs = writer.article(host.site, when)
+        copied = [a for a in generated[-10:] if a.host != host.name and not a.original]
+        original = rng.choice(copied) if reposts and copied and rng.random() < reposts else None
+        if original is None:
+            title, paragraphs = writer.article(host.site, when)
+        else:
+            title, paragraphs = original.title, original.paragraphs
         article_id = FIRST_ID + 17 * number + rng.randrange(17)
         path = f"/cms/html/{host.folder}/{when:%Y-%m-%d}/{article_id}.html"
         generated.append(
             Article(
                 url=host.url(path), number=article_id, host=host.name, column=slug,
                 title=title, published_at=when.replace(second=0, microsecond=0),
-                source=host.site.name, paragraphs=paragraphs,
+                source=original.source if original else host.site.name, paragraphs=paragraphs,
+                original=original.url if original else None,
+                declares=original is not None and rng.random() < 0.5,
             )
         )  # fmt: skip
     urls: list[str] = []
@@ -441,4 +463,7 @@ def body(rng: random.Random, host: Host, article: Article) -> str:
             )
         if spaced:
             parts.append(SPACER)
+    if article.original and article.declares:
+        url = attr(article.original)
+        parts.append(f'<p>原文链接：<a href="{url}" target="_blank">{url}</a></p>')
     return "\n".join(parts)

@@ -33,8 +33,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
-from scrapy.utils.defer import deferred_from_coro
-from twisted.internet.defer import Deferred
 
 from govnews.extract import ExtractionError
 from govnews.extract.worker import HEADER, READY, frame
@@ -74,7 +72,7 @@ class ExtractionPool:
             logger.warning("GOVNEWS_EXTRACT_WORKERS needs the asyncio reactor: extracting here")
             raise NotConfigured("no asyncio reactor")
         workers = cls(size, crawler.settings.getfloat("GOVNEWS_EXTRACT_TIMEOUT"))
-        crawler.signals.connect(workers.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(workers.close, signal=signals.spider_closed)
         return workers
 
     async def extract(self, body: bytes, url: str, **kwargs: Any) -> Article:
@@ -98,9 +96,6 @@ class ExtractionPool:
         """Let every worker finish and exit (killed after 5 s)."""
         workers, self._workers = self._workers, []
         await asyncio.gather(*(worker.close() for worker in workers))
-
-    def spider_closed(self) -> Deferred[None]:
-        return deferred_from_coro(self.close())
 
 
 class _Worker:

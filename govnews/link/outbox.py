@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,13 +42,19 @@ _OUTBOX = cast(Table, models.LinkOutbox.__table__)
 
 def enqueue(session: Session, article_id: int, site_meta: Mapping[str, str] | None) -> None:
     """Queue a just-stored article for linking, in the transaction that stored it."""
-    insert = insert_for(session.connection().dialect, _OUTBOX)
     session.execute(
-        insert.values(article_id=article_id, site_meta=dict(site_meta or {}), queued_at=utcnow())
-        .on_conflict_do_update(
-            index_elements=[_OUTBOX.c.article_id], set_={"site_meta": insert.excluded.site_meta}
-        ),
+        _enqueue(session.connection().dialect.name),
+        {"article_id": article_id, "site_meta": dict(site_meta or {}), "queued_at": utcnow()},
         execution_options={"synchronize_session": False},
+    )
+
+
+@cache
+def _enqueue(dialect_name: str) -> Any:
+    """The outbox upsert, built once per database (built per article, it cost more than it ran)."""
+    insert = insert_for(dialect_name, _OUTBOX)
+    return insert.on_conflict_do_update(
+        index_elements=[_OUTBOX.c.article_id], set_={"site_meta": insert.excluded.site_meta}
     )
 
 
@@ -83,4 +90,3 @@ def drain(session: Session, linker: Linker, *, wait: bool) -> int | None:
             logger.error("Could not link article %s (kept in the outbox): %s", article_id, error)
     linker.registry.save(session)
     return linked
-
