@@ -250,3 +250,28 @@ def test_links_do_not_depend_on_the_arrival_order(order: tuple[int, ...]) -> Non
     engine.dispose()
     repost, copy, original = ONE_STORY
     assert links == {(repost, original, "title_date"), (copy, original, "declared_url")}
+
+
+#: The agency's article, a provincial department's copy of it (a government page naming
+#: the agency as 来源) and a portal's copy naming the agency too, with no URL declared.
+GOV_COPY = "http://nynct.fujian.gov.cn/xxgk/gzdt/sxdt/202211/t20221104_6040112.htm"
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_repost_first_linked_to_a_government_copy_takes_the_original(
+    order: tuple[int, ...], session: Session
+) -> None:
+    """A government site's copy is no original: a repost linked to it while it was the only
+    candidate is linked to the agency's own page when that comes."""
+    stories = [
+        article(GOV),
+        article(GOV_COPY, published_at=datetime(2022, 11, 4, 9, tzinfo=SHANGHAI)),
+        article(PORTAL),
+    ]
+    ids = [0, 0, 0]
+    for index in order:
+        ids[index] = store(session, stories[index])
+    original, copy, repost = ids
+    assert {
+        (link.repost_id, link.original_id, link.method) for link in session.scalars(select(Repost))
+    } == {(copy, original, "title_date"), (repost, original, "title_date")}

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from govnews.core import fingerprint as fp
 from govnews.core.timezone import utcnow
@@ -374,15 +374,20 @@ class Linker:
         )
 
 
-# A repost_sources row whose article is linked to a government original. One linked to
-# another repost (a portal's copy that came first) still waits: the agency's own page,
-# when it comes, is offered to it, so the link does not depend on the arrival order.
+# A repost_sources row whose article is linked to an original: a government article that
+# names no other source. One linked to a copy (a portal's, or another government site's
+# repost that came first) still waits: the agency's own page, when it comes, is offered
+# to it, so the link does not depend on the arrival order.
+_ORIGINAL_SOURCE = aliased(models.RepostSource)
 _LINKED = (
     select(models.Repost.id)
     .join(models.ArticleRow, models.ArticleRow.id == models.Repost.original_id)
     .where(
         models.Repost.repost_id == models.RepostSource.article_id,
         models.ArticleRow.kind == "gov",
+        ~select(_ORIGINAL_SOURCE.article_id)
+        .where(_ORIGINAL_SOURCE.article_id == models.Repost.original_id)
+        .exists(),
     )
     .exists()
 )
