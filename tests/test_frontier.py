@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -195,6 +196,32 @@ def test_a_worker_killed_mid_run_loses_nothing(
     stored = {row[1] for row in contents(database)[0]}  # url
     expected = {row[1] for row in one_process[0] if "nmgfzw" in row[1]}
     assert expected and expected <= stored
+
+
+def test_each_host_gives_its_robots_txt_once_a_run(redis_url: str, tmp_path: Path) -> None:
+    """Two ``scrapy crawl`` workers of one run fetch the portal's robots.txt once between
+    them (alone, each fetched it); the one that did not fetch it read it from the run."""
+    database = f"sqlite:///{tmp_path / 'govnews.db'}"
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    slow = ("-s", "GOVNEWS_MIRROR_LATENCY=0.3", "-s", "CONCURRENT_REQUESTS=2")
+    started = [
+        worker(tmp_path, f"w{n}", database, redis_url, prefix, "crawl", "nmgfzw", *slow)
+        for n in range(2)
+    ]
+    finish(started, tmp_path)
+    logs = [path.read_text() for path in sorted(tmp_path.glob("w*.log"))]
+    assert sum("joined run" in log for log in logs) == 1
+    fetched = [stat(log, "robotstxt/response_count") for log in logs]
+    read = [stat(log, "robotstxt/shared") for log in logs]
+    assert sum(fetched) == 1  # www.nmgfzw.cn's (other hosts are offsite: never requested)
+    assert sum(read) >= 1
+    assert keys(redis_url, prefix) == []
+
+
+def stat(log: str, name: str) -> int:
+    """A counter of a worker's closing stats (0 when it never counted)."""
+    found = re.search(rf"'{re.escape(name)}': (\d+)", log)
+    return int(found[1]) if found else 0
 
 
 def test_a_bad_redis_url_is_one_line(tmp_path: Path) -> None:

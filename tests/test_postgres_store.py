@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from govnews.crawl import runlock
 from govnews.link.agencies.registry import AgencyRegistry
-from govnews.store import Repository, models, open_database, session_factory
+from govnews.store import Repository, locks, models, open_database, session_factory
 from govnews.store import agencies as agency_tables
 from govnews.store.database import _VERSION_TABLE, head_revision
 from tests.test_repository import make_article
@@ -79,6 +79,38 @@ def test_crawl_workers_share_the_lock_and_keep_migrate_and_relink_out(postgres_u
         assert other.returncode != 0 and "a migrate or relink is running" in other.stderr
     finally:
         runlock.release(settings)
+
+
+_HOLD_RUN = (
+    "import sys; from scrapy.settings import Settings; from govnews.crawl import runlock; "
+    "settings = Settings({'GOVNEWS_DATABASE_URL': sys.argv[1], 'GOVNEWS_LOCK_FILE': sys.argv[2]}); "
+    "runlock.acquire(settings, 'worker', shared=True); runlock.hold_run(settings, 4242); "
+    "print('held', flush=True); sys.stdin.read()"
+)
+
+
+def test_a_run_behind_a_lock_file_is_still_alive_on_the_server(
+    postgres_url: str, tmp_path: Any
+) -> None:
+    """GOVNEWS_LOCK_FILE in front of PostgreSQL replaces the shared run lock by a file, but
+    the run still marks itself alive on the server: other machines' workers do not record
+    it killed (they did, before)."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_RUN, postgres_url, str(tmp_path / "worker.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "held"
+        with engine.connect() as connection:
+            assert locks.run_is_alive(connection, 4242)
+    finally:
+        worker.communicate("", timeout=30)
+    with engine.connect() as connection:
+        assert not locks.run_is_alive(connection, 4242)  # its process ended
+    engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ Generates the crawl benchmark's site (``benchmarks/crawl/site.py``), then for ea
 latency and each number of workers starts that many ``scrapy crawl zhangzhou``
 processes at once, on the snapshot's mirror answering after ``GOVNEWS_MIRROR_LATENCY``
 seconds, all with ``GOVNEWS_REDIS_URL`` (a new key prefix each time) and one fresh
-database: PostgreSQL (each worker its own lock file) or SQLite. Each worker has
+database: PostgreSQL (the workers share its run lock) or SQLite (each worker its own lock
+file: one file would let one worker at a time in). Each worker has
 ``CONCURRENT_REQUESTS = 8`` and the per-host limit raised to 8 per worker (with
 ``GOVNEWS_SHARED_CONCURRENCY`` it is the whole run's), so that politeness is not the
 bottleneck (the mirror sets no delay). Redis and PostgreSQL are started
@@ -173,6 +174,7 @@ def crawl(
     postgres_pid: int | None, redis_pid: int, workdir: Path,
 ) -> Result:  # fmt: skip
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    sqlite = database.startswith("sqlite")
     command = [
         sys.executable, "-m", "scrapy", "crawl", "zhangzhou",
         "-a", f"hosts={','.join(snapshot.hosts)}",
@@ -199,8 +201,7 @@ def crawl(
         subprocess.Popen(
             [
                 *command,
-                "-s",
-                f"GOVNEWS_LOCK_FILE={workdir / prefix}-{n}.lock",
+                *(("-s", f"GOVNEWS_LOCK_FILE={workdir / prefix}-{n}.lock") if sqlite else ()),
                 "-s",
                 f"BENCHMARK_TIMELINE={file}",
             ],

@@ -99,7 +99,15 @@ def acquire(settings: BaseSettings, holder: str, *, shared: bool = False) -> Non
     handle.truncate()
     handle.write(f"{holder}, pid {os.getpid()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
     handle.flush()
-    _HELD[key] = _Held(count=1, shared=False, handle=handle)
+    # A lock file in front of PostgreSQL: the runs still mark themselves alive on the server.
+    url = settings.get("GOVNEWS_DATABASE_URL")
+    try:
+        server = _connect(url) if make_url(url).get_backend_name() == "postgresql" else None
+    except DatabaseError:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+        raise
+    _HELD[key] = _Held(count=1, shared=False, handle=handle, connection=server)
 
 
 def _acquire_advisory(url: str, shared: bool) -> None:
@@ -111,38 +119,48 @@ def _acquire_advisory(url: str, shared: bool) -> None:
             raise RunLocked("this process holds the database's lock shared, not exclusively")
         held.count += 1
         return
+    connection = _connect(url)
+    if not locks.try_lock_runs(connection, shared=shared):
+        connection.close()
+        who = "crawl workers are running" if not shared else "a migrate or relink is running"
+        where = connection.engine.url.render_as_string()
+        raise RunLocked(f"the database {where} is in use ({who}); not starting")
+    _HELD[url] = _Held(count=1, shared=shared, connection=connection)
+
+
+def _connect(url: str) -> Connection:
+    """A connection of its own to the PostgreSQL database ``url``, for its session locks."""
     engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
-        connection = engine.connect()
+        return engine.connect()
     except SQLAlchemyError as error:
         raise DatabaseError(
             f"cannot open the database {engine.url.render_as_string()}: "
             f"{getattr(error, 'orig', None) or error}"
         ) from error
-    if not locks.try_lock_runs(connection, shared=shared):
-        connection.close()
-        who = "crawl workers are running" if not shared else "a migrate or relink is running"
-        raise RunLocked(
-            f"the database {engine.url.render_as_string()} is in use ({who}); not starting"
-        )
-    _HELD[url] = _Held(count=1, shared=shared, connection=connection)
 
 
 def hold_run(settings: BaseSettings, run_id: int) -> None:
     """Mark run ``run_id`` alive while this process lasts (PostgreSQL: another worker then
-    does not close it as killed); nothing on SQLite, whose runs are alone."""
-    held = _HELD.get(settings.get("GOVNEWS_DATABASE_URL"))
+    does not close it as killed, whichever run lock this process took); nothing on
+    SQLite, whose runs are alone."""
+    key = _key(settings)
+    held = _HELD.get(key) if key is not None else None
     if held is not None and held.connection is not None:
         locks.hold_run(held.connection, run_id)
 
 
+def _key(settings: BaseSettings) -> str | None:
+    """What this process's hold of the run lock is kept under: the URL or the lock file."""
+    if on_server(settings):
+        return str(settings.get("GOVNEWS_DATABASE_URL"))
+    path = lock_path(settings)
+    return str(path.resolve()) if path is not None else None
+
+
 def release(settings: BaseSettings) -> None:
     """Give back one hold of the database's run lock; the last one unlocks it."""
-    if on_server(settings):
-        key: str | None = settings.get("GOVNEWS_DATABASE_URL")
-    else:
-        path = lock_path(settings)
-        key = str(path.resolve()) if path is not None else None
+    key = _key(settings)
     if key is None or key not in _HELD:
         return
     held = _HELD[key]

@@ -160,7 +160,7 @@ if redis.call('ZCARD', r .. ':queue') > 0 then return {'work', requeued} end
 if redis.call('SCARD', r .. ':busy') > 0 then return {'wait', requeued} end
 local totals = redis.call('HGETALL', r .. ':totals')
 local keys = {ARGV[1] .. ':run', r .. ':queue', r .. ':pushed', r .. ':seen', r .. ':busy',
-              r .. ':workers', r .. ':totals'}
+              r .. ':workers', r .. ':totals', r .. ':robots'}
 for _, w in ipairs(redis.call('SMEMBERS', r .. ':workers')) do
   table.insert(keys, r .. ':alive:' .. w)
   table.insert(keys, r .. ':leases:' .. w)
