@@ -27,6 +27,7 @@ import pytest
 import redis
 from scrapy import Request
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.reactor import install_reactor, set_asyncio_event_loop
@@ -57,10 +58,10 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return reactor_loop().run_until_complete(coroutine)
 
 
-def workers(redis_url: str, prefix: str, n: int, **settings: Any) -> list[Any]:
-    """The politeness middlewares of ``n`` workers with these settings."""
+def crawlers(redis_url: str, prefix: str, n: int, **settings: Any) -> list[Crawler]:
+    """``n`` workers' crawlers on the frontier ``prefix``, their extensions built."""
     reactor_loop()  # before the crawlers, which would install another reactor
-    middlewares = []
+    built = []
     for _ in range(n):
         crawler = get_crawler(
             settings_dict={
@@ -72,8 +73,16 @@ def workers(redis_url: str, prefix: str, n: int, **settings: Any) -> list[Any]:
             }
         )
         crawler._apply_settings()  # noqa: SLF001  # builds the extensions
-        middlewares.append(SharedPolitenessMiddleware.from_crawler(crawler))
-    return middlewares
+        built.append(crawler)
+    return built
+
+
+def workers(redis_url: str, prefix: str, n: int, **settings: Any) -> list[Any]:
+    """The politeness middlewares of ``n`` workers with these settings."""
+    return [
+        SharedPolitenessMiddleware.from_crawler(crawler)
+        for crawler in crawlers(redis_url, prefix, n, **settings)
+    ]
 
 
 def test_one_concurrency_limit_per_host_across_workers(redis_url: str) -> None:

@@ -19,11 +19,10 @@ import redis
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
-from scrapy.utils.test import get_crawler
 
 from govnews.crawl.frontier.registry import Frontier
 from govnews.crawl.frontier.robotstxt import SharedRobotsTxtMiddleware
-from tests.test_frontier_politeness import PROJECT, reactor_loop, run
+from tests.test_frontier_politeness import crawlers, run
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
@@ -58,17 +57,8 @@ def workers(
     redis_url: str, prefix: str, n: int, fetched: list[str], fail: bool = False
 ) -> list[Any]:
     """The robots.txt middlewares of ``n`` workers of one run of spider ``t``."""
-    reactor_loop()
     middlewares = []
-    for _ in range(n):
-        crawler = get_crawler(
-            settings_dict={
-                **PROJECT,
-                "GOVNEWS_REDIS_URL": redis_url,
-                "GOVNEWS_REDIS_PREFIX": prefix,
-            }
-        )
-        crawler._apply_settings()  # noqa: SLF001  # builds the extensions
+    for crawler in crawlers(redis_url, prefix, n):
         crawler.engine = Engine(fetched, fail)  # type: ignore[assignment]
         frontier = crawler.get_extension(Frontier)
         assert frontier is not None
@@ -118,7 +108,7 @@ def test_a_dead_workers_claim_is_taken_over(redis_url: str, prefix: str) -> None
     fetched: list[str] = []
     (middleware,) = workers(redis_url, prefix, 1, fetched)
     client = redis.Redis.from_url(redis_url)
-    client.hset(middleware.frontier.key("robots"), "http://b.example", "?dead-host:1:abc")
+    client.hset(middleware.frontier.key("robots"), "b.example", "?dead-host:1:abc")
 
     assert run(allowed(middleware, "http://b.example/private/x.html")) is False
     assert fetched == ["http://b.example/robots.txt"]

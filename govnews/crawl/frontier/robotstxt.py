@@ -5,7 +5,7 @@ would fetch every host's robots.txt again, and wait one round trip for it before
 its first request there. On the scale-out benchmark (4 workers, 1 s of latency)
 that put a second to two on the paging chain of the largest column, the run's
 critical path. :class:`SharedRobotsTxtMiddleware` keeps the bodies in the run's
-hash ``R:robots`` (origin → ``+`` and the body): a worker that finds a host's
+hash ``R:robots`` (host → ``+`` and the body): a worker that finds a host's
 body there builds its parser from it, as Scrapy would from the response; one that
 does not claims the host (``?`` and its worker id) and fetches it; the others wait
 for the body, polling every ``GOVNEWS_HOST_LEASE_POLL``, and take the claim over
@@ -17,12 +17,9 @@ with the run's other keys when the run ends, so every run reads robots.txt anew.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
@@ -34,13 +31,12 @@ from govnews.crawl.robotstxt import RobotsTxtMiddleware
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
     from scrapy.robotstxt import RobotParser
 
-logger = logging.getLogger(__name__)
-
-# KEYS: the run's robots hash; ARGV: origin, worker, the run's heartbeat key prefix.
+# KEYS: the run's robots hash; ARGV: host (netloc), worker, the run's heartbeat key prefix.
 # The body (``+…``) when stored; '' to wait while a live worker fetches it; else nil,
-# and the origin is now claimed by this worker.
+# and the host is now claimed by this worker.
 _CLAIM = """
 local held = redis.call('HGET', KEYS[1], ARGV[1])
 if held and string.sub(held, 1, 1) == '+' then return held end
@@ -52,7 +48,11 @@ return false
 
 
 class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """govnews's robots.txt middleware, with each host's robots.txt read once per run."""
+    """govnews's robots.txt middleware, with each host's robots.txt read once per run.
+
+    Only the claim is new: the fetch, the parsing and the error handling stay
+    Scrapy's, and the body is shared when Scrapy parses it.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
@@ -61,48 +61,40 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         self._claim = self.frontier.client.register_script(_CLAIM)
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
-        url = urlparse_cached(request)
-        netloc = url.netloc
-        if netloc not in self._parsers:
-            self._parsers[netloc] = Deferred()  # this worker's other requests wait on it
-            try:
-                await self._settle(f"{url.scheme}://{netloc}", netloc, request)
-            except BaseException as exc:  # Redis failing, the crawl closing: no parser yet
-                waiting = self._parsers.pop(netloc, None)
-                if isinstance(waiting, Deferred) and not waiting.called:
-                    waiting.errback(Failure(exc))
-                    waiting.addErrback(lambda _: None)
-                raise
-        return await super().robot_parser(request)
-
-    async def _settle(self, origin: str, netloc: str, request: Request) -> None:
-        """Give ``netloc`` its parser: from the run's hash, or fetched by this worker."""
-        key = self.frontier.key("robots")
-        alive = self.frontier.key("alive:")
-        while (held := self._claim(keys=[key], args=[origin, self.frontier.worker, alive])) == b"":
-            await sleep(self.poll)
-        if held is not None:
-            parser = build_from_crawler(self._parserimpl, self.crawler, held[1:])
-            waiting = self._parsers[netloc]
-            self._parsers[netloc] = parser
-            assert isinstance(waiting, Deferred)
-            waiting.callback(parser)
-            self._stats.inc_value("robotstxt/shared")
-            return
-        fetch = Request(
-            f"{origin}/robots.txt",
-            priority=self.DOWNLOAD_PRIORITY,
-            meta={"dont_obey_robotstxt": True},
-            callback=NO_CALLBACK,
-        )
+        netloc = urlparse_cached(request).netloc
+        if netloc in self._parsers:
+            return await super().robot_parser(request)
+        waiting: Deferred[RobotParser | None] = Deferred()
+        self._parsers[netloc] = waiting  # this worker's other requests wait on it
         try:
-            response = await self.crawler.engine.download_async(fetch)
-        except Exception as exc:  # as Scrapy's middleware: logged, the host allowed
-            self.frontier.client.hdel(key, origin)
-            if not isinstance(exc, IgnoreRequest):
-                logger.error("Error downloading %s: %s", fetch, exc)
-            self._robots_error(exc, netloc)
-        else:
-            self.frontier.client.hset(key, origin, b"+" + response.body)
-            await self._parse_robots(response, netloc, request)
-        self._stats.inc_value("robotstxt/request_count")
+            body = await self._claimed(netloc)
+            if body is None:  # this worker's to fetch: Scrapy's own path
+                del self._parsers[netloc]
+                parser = await super().robot_parser(request)
+            else:
+                parser = build_from_crawler(self._parserimpl, self.crawler, body)
+                self._parsers[netloc] = parser
+                self._stats.inc_value("robotstxt/shared")
+        except BaseException as exc:  # Redis failing, the crawl closing: no parser yet
+            if self._parsers.get(netloc) is waiting:
+                del self._parsers[netloc]
+            waiting.errback(Failure(exc))
+            waiting.addErrback(lambda _: None)
+            raise
+        waiting.callback(parser)
+        return parser
+
+    async def _claimed(self, netloc: str) -> bytes | None:
+        """The host's robots.txt body from the run, or None once this worker claimed it."""
+        key, alive = self.frontier.key("robots"), self.frontier.key("alive:")
+        while (held := self._claim(keys=[key], args=[netloc, self.frontier.worker, alive])) == b"":
+            await sleep(self.poll)
+        return held[1:] if held is not None else None
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        self.frontier.client.hset(self.frontier.key("robots"), netloc, b"+" + response.body)
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        self.frontier.client.hdel(self.frontier.key("robots"), netloc)  # the next to ask fetches
+        super()._robots_error(exc, netloc)
